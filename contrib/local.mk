@@ -1,0 +1,1 @@
+# contrib/: helper scripts and units for users.

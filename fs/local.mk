@@ -1,0 +1,7 @@
+# swarmfs: the FUSE mount.
+bin_PROGRAMS += fs/swarmfs
+fs_swarmfs_SOURCES = fs/main.c fs/fs.h fs/ops.c fs/inode.c fs/inode.h \
+	fs/handle.c fs/handle.h fs/scratch.c fs/status.c fs/events.c \
+	fs/watch.c fs/reject.c
+fs_swarmfs_CPPFLAGS = $(AM_CPPFLAGS) $(FUSE_CFLAGS) $(CJSON_CFLAGS)
+fs_swarmfs_LDADD = $(STORE_LIBS) $(FUSE_LIBS)

@@ -1,0 +1,376 @@
+/* store.h - the only public header of libstore: the SQLite-backed state of
+ * one swarmfs node (resources, namespaces, change log) and the pure document
+ * layer (validation, canonical rendering, incremental JSON scanning).
+ *
+ * Conventions for every function here:
+ *  - returns 0 on success or a negative errno; results come back through
+ *    out-parameters;
+ *  - a `struct store_err *` (may be NULL) receives a one-line, lowercase,
+ *    user-facing reason whenever the return is negative;
+ *  - a `struct store *` is one SQLite connection and is NOT thread-safe: a
+ *    multi-threaded program opens one per thread.  Several connections, in
+ *    one process or several (mount, sidecar, admin), may share a data dir:
+ *    SQLite WAL serialises writers (BEGIN IMMEDIATE + busy timeout) and never
+ *    blocks readers.
+ *
+ * Errors a caller can meet (beyond -ENOMEM, and -EIO for SQLite failures,
+ * which are logged with sqlite3_errmsg()):
+ *   -EINVAL  invalid JSON or schema, or an invalid name (err says where)
+ *   -ESTALE  metadata.version precondition failed (version conflict)
+ *   -EFBIG   document larger than STORE_DOC_MAX
+ *   -ENOENT  resource or namespace does not exist
+ *   -EEXIST  namespace already exists
+ *   -ENOTEMPTY namespace still holds resources (non-recursive removal)
+ *   -EBUSY   the permanent namespace "default" cannot be removed
+ *   -EROFS   store opened read-only
+ *   -ENOSPC  disk full (SQLITE_FULL)
+ */
+#ifndef SWARMFS_STORE_H
+#define SWARMFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_DOC_MAX (1024 * 1024) /* SPEC: one document is at most 1 MiB */
+#define STORE_NAME_MAX 63           /* DNS label */
+#define STORE_NODE_MAX 63           /* node names are DNS labels too */
+#define STORE_ERR_MAX 256
+#define STORE_SCHEMA_VERSION 1      /* PRAGMA user_version written by this build */
+#define STORE_DEFAULT_NAMESPACE "default" /* exists in every kind, cannot be removed */
+#define STORE_DB_FILE "store.db"    /* inside the data dir */
+
+struct store;
+
+struct store_err {
+	char msg[STORE_ERR_MAX];
+};
+
+/* ---- kinds -------------------------------------------------------------- */
+
+enum store_kind {
+	STORE_KIND_DEPLOYMENT,
+	STORE_KIND_SERVICE,
+	STORE_KIND_POD,
+	STORE_KIND_INGRESS,
+	STORE_KIND_COUNT
+};
+
+/* "deployments", "services", "pods", "ingresses": the directory names. */
+const char *store_kind_dir(enum store_kind kind);
+/* "Deployment", "Service", "Pod", "Ingress": the `kind` field. */
+const char *store_kind_name(enum store_kind kind);
+/* Looks up a kind by directory name (store_kind_dir); -ENOENT if none. */
+int store_kind_from_dir(const char *dir, enum store_kind *kind);
+/* Looks up a kind by `kind` field (store_kind_name); -ENOENT if none. */
+int store_kind_from_name(const char *name, enum store_kind *kind);
+
+/* Kubernetes DNS label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63 characters. */
+bool store_name_valid(const char *name);
+
+/* ---- documents (pure, no database: store/schema.c, render.c, jsonscan.c) -- */
+
+/*
+ * A validated document, split into what the store keeps and what it checks.
+ * `body` is the compact canonical JSON of the user's content:
+ *   {"labels":{..},"annotations":{..},"spec":{..},"status":{..}}
+ * with labels/annotations/status present only when given, defaults filled
+ * (Deployment spec.replicas=1, Service spec.type="ClusterIP", port protocol
+ * "TCP"), object members in schema order and free-form maps sorted by key.
+ * kind, name, namespace and the store-owned metadata are not in the body.
+ */
+struct store_doc {
+	char *body;          /* owned, NUL-terminated */
+	size_t body_len;
+	bool has_version;    /* metadata.version was given: a precondition */
+	int64_t version;
+};
+
+/*
+ * Parses and validates `len` bytes as a document of `kind` stored at
+ * NAMESPACE/NAME.  Unknown fields are rejected naming their JSON path;
+ * kind, metadata.name and metadata.namespace, when present, must match;
+ * metadata.created/updated/node are ignored.
+ * Returns 0 and fills *doc (caller releases with store_doc_release), or
+ * -EINVAL / -EFBIG with err->msg such as
+ *   "spec.ports[0].containerPort: must be an integer from 1 to 65535".
+ */
+int store_doc_parse(enum store_kind kind, const char *ns, const char *name,
+		    const char *data, size_t len, struct store_doc *doc,
+		    struct store_err *err);
+void store_doc_release(struct store_doc *doc);
+
+/* What the store knows about a stored resource besides its body. */
+struct store_meta {
+	int64_t version;
+	int64_t created_ms;  /* unix time in milliseconds */
+	int64_t updated_ms;
+	uint64_t hlc;        /* hybrid logical clock stamp of the last change */
+	char node[STORE_NODE_MAX + 1]; /* node that made the last change */
+	int64_t size;        /* length of the live rendering (STORE_RENDER_LIVE) */
+};
+
+enum store_render_flags {
+	STORE_RENDER_LIVE = 0,          /* full metadata, as the mount shows it */
+	STORE_RENDER_NO_VERSION = 1 << 0, /* snapshot view: no metadata.version */
+	STORE_RENDER_CONTENT = 1 << 1,  /* no version/created/updated/node */
+	STORE_RENDER_COMPACT = 1 << 2,  /* one line, no trailing newline */
+};
+
+/*
+ * Renders the canonical document: `jq .` formatting (2-space indent, one
+ * member per line, trailing newline), key order kind, metadata (name,
+ * namespace, labels, annotations, version, created, updated, node), spec,
+ * status.  Timestamps render as RFC 3339 UTC seconds.
+ * Returns 0 and a new buffer in *out (caller frees with free()), length in
+ * *len, or -EINVAL if `body` is not a body that store_doc_parse produced.
+ */
+int store_render(enum store_kind kind, const char *ns, const char *name,
+		 const struct store_meta *meta, const char *body, int flags,
+		 char **out, size_t *len);
+
+/*
+ * Incremental JSON scanner, so the mount can tell after every write()
+ * whether the bytes so far are a complete value, could still become one,
+ * or never can (syntax error, invalid UTF-8, trailing garbage).
+ */
+enum store_scan_state {
+	STORE_SCAN_PREFIX,   /* a valid prefix of some JSON text: need more */
+	STORE_SCAN_COMPLETE, /* one complete value, maybe trailing whitespace */
+	STORE_SCAN_INVALID,  /* can never become valid JSON */
+};
+
+struct store_jsonscan {
+	enum store_scan_state state;
+	size_t offset;       /* bytes consumed so far */
+	size_t error_offset; /* where it became invalid */
+	/* private */
+	uint32_t depth;
+	uint8_t stack[512];  /* bit stack would do; bytes keep it obvious */
+	int lex;             /* lexer state */
+	int utf8_need;       /* continuation bytes still expected */
+	uint32_t utf8_cp;
+	int utf8_total;
+	int after;           /* what the parser expects next */
+	char error[80];
+};
+
+void store_jsonscan_init(struct store_jsonscan *scan);
+/* Feeds the next `len` bytes; returns the new state. INVALID is sticky. */
+enum store_scan_state store_jsonscan_feed(struct store_jsonscan *scan,
+					  const char *data, size_t len);
+
+/* ---- opening a store ---------------------------------------------------- */
+
+enum store_sync_mode {
+	STORE_SYNC_FULL = 0,   /* default: durable across power loss */
+	STORE_SYNC_NORMAL = 1, /* WAL synced at checkpoints only: faster, may lose the last commits on power loss */
+};
+
+struct store_options {
+	const char *node;        /* NULL: the node recorded in the store, else the host name */
+	enum store_sync_mode sync;
+	bool readonly;           /* open read-only: writes fail with -EROFS */
+	bool create;             /* create the database file if missing */
+	bool quick_check;        /* run PRAGMA quick_check on open; -EIO if it fails */
+	int busy_timeout_ms;     /* 0: 30000 */
+	/* Clock for created/updated and the HLC; NULL: CLOCK_REALTIME. Tests
+	 * use it to drive time. */
+	int64_t (*now_ms)(void *arg);
+	void *now_arg;
+};
+
+/*
+ * Opens (and with opts->create, creates) the store at `path`, migrating an
+ * older schema forward.  A store with a newer schema, a node name different
+ * from opts->node, a file that is not a SQLite database, or a failed quick
+ * check is refused with -EINVAL/-EIO/-ENOENT and a precise err->msg.
+ * Returns 0 and *out (caller closes with store_close).
+ */
+int store_open(const char *path, const struct store_options *opts,
+	       struct store **out, struct store_err *err);
+/* Closes the connection; NULL is a no-op. */
+void store_close(struct store *s);
+
+/* The node name this store belongs to; borrowed, valid until store_close. */
+const char *store_node(const struct store *s);
+
+/*
+ * Data dir helpers.  store_default_data_dir writes /var/lib/swarmfs for root,
+ * else ${XDG_DATA_HOME:-$HOME/.local/share}/swarmfs.  store_prepare_data_dir
+ * creates a missing dir with mode 0700 (parents too) and checks it is a
+ * writable directory (or readable, for readonly).
+ */
+int store_default_data_dir(char *buf, size_t size);
+int store_prepare_data_dir(const char *dir, bool readonly, struct store_err *err);
+
+/* ---- transactions --------------------------------------------------------- */
+
+/*
+ * Explicit transactions group several writes into one (import, restore).
+ * Every write function below opens its own BEGIN IMMEDIATE transaction when
+ * none is open, and otherwise runs inside the caller's (using a savepoint,
+ * so a failed write leaves the outer transaction as it was).
+ */
+int store_txn_begin(struct store *s);
+int store_txn_commit(struct store *s);
+void store_txn_rollback(struct store *s);
+
+/* ---- namespaces --------------------------------------------------------- */
+
+struct store_ns_info {
+	char name[STORE_NAME_MAX + 1];
+	int64_t created_ms;
+	int64_t updated_ms;  /* last create/delete/rename of an entry in it */
+	int64_t count;       /* live resources */
+};
+
+int store_ns_get(struct store *s, enum store_kind kind, const char *ns,
+		 struct store_ns_info *info);
+typedef int (*store_ns_cb)(const struct store_ns_info *info, void *arg);
+/* Calls cb for each live namespace of kind, by name; a non-zero return from
+ * cb stops the walk and is returned. */
+int store_ns_list(struct store *s, enum store_kind kind, store_ns_cb cb, void *arg);
+int store_ns_create(struct store *s, enum store_kind kind, const char *ns,
+		    struct store_err *err);
+/* Removes a namespace; with recursive, deletes its resources first, all in
+ * one transaction.  -ENOTEMPTY / -EBUSY as above. */
+int store_ns_delete(struct store *s, enum store_kind kind, const char *ns,
+		    bool recursive, struct store_err *err);
+
+/* ---- resources ---------------------------------------------------------- */
+
+struct store_entry {
+	const char *name;           /* borrowed, valid during the callback */
+	const struct store_meta *meta;
+};
+typedef int (*store_entry_cb)(const struct store_entry *e, void *arg);
+
+/* Metadata of a live resource (no body): -ENOENT if missing or deleted. */
+int store_stat(struct store *s, enum store_kind kind, const char *ns,
+	       const char *name, struct store_meta *meta);
+/* Body and metadata of a live resource.  *body is a new string, caller
+ * frees with free(). */
+int store_get(struct store *s, enum store_kind kind, const char *ns,
+	      const char *name, struct store_meta *meta, char **body);
+/* store_get + store_render in one call. */
+int store_read(struct store *s, enum store_kind kind, const char *ns,
+	       const char *name, int render_flags, struct store_meta *meta,
+	       char **doc, size_t *len);
+/* Calls cb for each live resource in kind/ns, by name. */
+int store_list(struct store *s, enum store_kind kind, const char *ns,
+	       store_entry_cb cb, void *arg);
+
+struct store_put_opts {
+	const char *source;      /* recorded in the change log, e.g. "snapshot:before-upgrade"; NULL for none */
+	bool ignore_version;     /* apply even if metadata.version mismatches */
+};
+
+struct store_result {
+	int64_t version;   /* the resource's new version */
+	int64_t revision;  /* store-wide revision of the change */
+};
+
+/*
+ * Validates `data` (store_doc_parse), checks the metadata.version
+ * precondition (-ESTALE when it is not the current version; on a missing
+ * resource only 0 matches) and applies it in one transaction: bumps the
+ * version (a re-created resource continues after its tombstone), stamps
+ * created/updated/node/HLC and appends to the change log.  Durable when it
+ * returns 0 (at synchronous=FULL).  The namespace must exist (-ENOENT).
+ */
+int store_put(struct store *s, enum store_kind kind, const char *ns,
+	      const char *name, const char *data, size_t len,
+	      const struct store_put_opts *opts, struct store_result *res,
+	      struct store_err *err);
+/* Deletes a live resource, leaving a tombstone. */
+int store_delete(struct store *s, enum store_kind kind, const char *ns,
+		 const char *name, struct store_result *res, struct store_err *err);
+/* Renames within a namespace in one transaction: `to` gets `from`'s body as
+ * a new version (replacing a live `to`), `from` becomes a tombstone. */
+int store_rename(struct store *s, enum store_kind kind, const char *ns,
+		 const char *from, const char *to, struct store_result *res,
+		 struct store_err *err);
+
+/* ---- change log --------------------------------------------------------- */
+
+enum store_op {
+	STORE_OP_PUT,
+	STORE_OP_DELETE,
+	STORE_OP_NS_CREATE,
+	STORE_OP_NS_DELETE,
+};
+/* "put", "delete", "mkns", "rmns" */
+const char *store_op_name(enum store_op op);
+
+struct store_change {
+	int64_t revision;            /* store-wide, strictly increasing, never reused */
+	enum store_op op;
+	enum store_kind kind;
+	const char *ns;
+	const char *name;            /* "" for namespace ops */
+	int64_t version;             /* resource version after the change */
+	const char *origin;          /* node that made the change */
+	int64_t origin_seq;          /* that node's sequence number, 1, 2, ... */
+	uint64_t hlc;
+	int64_t time_ms;             /* wall clock at the origin */
+	const char *body;            /* put: the body; else NULL */
+	const char *source;          /* NULL or e.g. "import", "snapshot:NAME" */
+};
+typedef int (*store_change_cb)(const struct store_change *c, void *arg);
+
+struct store_log_filter {
+	int64_t after_revision;      /* changes with revision > this */
+	int64_t limit;               /* 0: no limit */
+	bool by_kind;                /* restrict to kind (and ns/name when set) */
+	enum store_kind kind;
+	const char *ns;              /* NULL: any */
+	const char *name;            /* NULL: any */
+	bool with_body;              /* fill change->body for puts */
+};
+/* Calls cb for each change matching filter, oldest first.  Pointers in the
+ * change are borrowed, valid during the callback. */
+int store_log(struct store *s, const struct store_log_filter *filter,
+	      store_change_cb cb, void *arg);
+/* The newest revision (0 for an empty store). */
+int store_revision(struct store *s, int64_t *revision);
+
+/*
+ * Drops change-log entries older than the newest `keep` (tombstones and the
+ * per-origin sequence high-water marks stay), then checkpoints and
+ * truncates the WAL.  *removed gets the number of entries dropped.
+ */
+int store_compact(struct store *s, int64_t keep, int64_t *removed);
+
+/* ---- status --------------------------------------------------------------- */
+
+struct store_status {
+	char node[STORE_NODE_MAX + 1];
+	int64_t revision;
+	int64_t oldest_revision;     /* oldest change still in the log, 0 if none */
+	int64_t changes;             /* entries in the change log */
+	int64_t resources[STORE_KIND_COUNT];
+	int64_t namespaces[STORE_KIND_COUNT];
+	int64_t tombstones;
+	int64_t db_bytes;            /* main database file */
+	int64_t wal_bytes;           /* -wal file */
+	int schema_version;
+	enum store_sync_mode sync;
+};
+int store_status(struct store *s, struct store_status *st);
+
+/* PRAGMA integrity_check plus store_doc_parse of every live body.  Calls
+ * cb(msg) for each problem found; *problems gets their number. */
+int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
+		void *arg, int64_t *problems);
+
+/* ---- clocks ------------------------------------------------------------- */
+
+/* RFC 3339 UTC seconds ("2026-11-22T04:10:12Z") into buf (>= 21 bytes). */
+void store_format_time(int64_t ms, char *buf, size_t size);
+
+/* Hybrid logical clock: (physical ms << 16) | logical counter. */
+#define STORE_HLC_PHYSICAL(h) ((int64_t)((h) >> 16))
+#define STORE_HLC_LOGICAL(h) ((uint32_t)((h) & 0xffff))
+
+#endif

@@ -1,0 +1,1 @@
+# swarmfs-sync: the replication sidecar (issue 4).
