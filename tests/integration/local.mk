@@ -1,3 +1,3 @@
 # Shell integration tests: real tools against a real mount.
 EXTRA_DIST += tests/integration/lib.sh
-dist_check_SCRIPTS +=
+
