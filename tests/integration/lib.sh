@@ -1,0 +1,323 @@
+# lib.sh - shared helpers for the integration tests: binaries, temp dirs,
+# mounting and always unmounting swarmfs, and TAP output for automake's
+# tap-driver.  Sourced by every tNNNN-*.sh; never run on its own.
+
+# The tests use bash (arrays, $RANDOM, process substitution); make check
+# runs them with $(SHELL), which may be dash.
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -u
+
+# The build tree: set by AM_TESTS_ENVIRONMENT under `make check`; when a test
+# is run by hand from a build dir, that dir is the build tree.
+top_builddir=${top_builddir:-$(pwd)}
+SWARMFS=${SWARMFS:-$top_builddir/fs/swarmfs}
+SWARMFS_ADMIN=${SWARMFS_ADMIN:-$top_builddir/store/swarmfs-admin}
+export LC_ALL=C
+
+# ---- TAP ---------------------------------------------------------------------
+
+tap_n=0
+tap_failed=0
+
+# ok DESC CMD [ARGS...]: runs CMD, passes when it exits 0.
+ok() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass "$desc"
+	else
+		fail "$desc"
+	fi
+}
+
+# not CMD [ARGS...]: inverts CMD's status, for `ok DESC not CMD`.
+not() {
+	! "$@"
+}
+
+# exited_with_error RC: RC is a failure exit status and not timeout(1)'s 124.
+exited_with_error() {
+	[ "$1" -ne 0 ] && [ "$1" -ne 124 ] && [ "$1" -lt 128 ]
+}
+
+pass() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - $1"
+	return 0
+}
+
+fail() {
+	tap_n=$((tap_n + 1))
+	tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_n - $1"
+	shift
+	local line
+	for line in "$@"; do
+		diag "$line"
+	done
+	return 1
+}
+
+# is GOT EXPECTED DESC
+is() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3" "got:      '$1'" "expected: '$2'"
+	fi
+}
+
+# skip DESC REASON: one skipped test point.
+skip() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - $1 # SKIP $2"
+}
+
+diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+# skip_all REASON: the whole file is skipped (counted as SKIP by the driver).
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+bail_out() {
+	echo "Bail out! $1"
+	exit 1
+}
+
+# done_testing: the plan goes last, so scripts need not count their tests.
+done_testing() {
+	echo "1..$tap_n"
+	if [ "$tap_failed" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
+
+# ---- requirements ------------------------------------------------------------
+
+require_fuse() {
+	[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+	command -v fusermount3 >/dev/null 2>&1 || skip_all "fusermount3 not installed"
+	[ -x "$SWARMFS" ] || skip_all "'$SWARMFS' not built"
+	[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip_all "/dev/fuse not accessible"
+}
+
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_all "'$c' not installed"
+	done
+}
+
+# ---- temp dir and cleanup ----------------------------------------------------
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/swarmfs-test.XXXXXX") || bail_out "unable to create a temp dir"
+TMP=$(realpath "$TMP")
+
+# "PID MOUNTPOINT" per mount started by mount_swarmfs and not yet unmounted.
+lib_mounts=""
+# Extra pids (background readers, writers) to kill at exit.
+lib_pids=""
+
+# Commands run first at exit (e.g. stopping a private tmux server).
+lib_cleanup_cmds=""
+
+lib_cleanup() {
+	local entry pid mnt
+	if [ -n "$lib_cleanup_cmds" ]; then
+		eval "$lib_cleanup_cmds"
+	fi
+	for pid in $lib_pids; do
+		kill "$pid" 2>/dev/null
+	done
+	for entry in $lib_mounts; do
+		pid=${entry%%:*}
+		mnt=${entry#*:}
+		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
+		kill "$pid" 2>/dev/null
+	done
+	for entry in $lib_mounts; do
+		pid=${entry%%:*}
+		wait_pid_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
+	done
+	# Never follow into a mount that survived: --one-file-system.
+	rm -rf --one-file-system "$TMP" 2>/dev/null
+}
+trap lib_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# at_exit CMD: runs CMD (a shell string) at exit, before unmounting.
+at_exit() {
+	lib_cleanup_cmds="$lib_cleanup_cmds
+$1"
+}
+
+# track_pid PID: kill PID at exit if it still runs.
+track_pid() {
+	lib_pids="$lib_pids $1"
+}
+
+# ---- mounting ----------------------------------------------------------------
+
+# is_mounted MNT: MNT is a mount point right now.
+is_mounted() {
+	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+# wait_pid_gone PID SECONDS
+wait_pid_gone() {
+	local pid=$1 deadline=$(($(date +%s) + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		# A zombie child of this shell counts as gone only after wait.
+		if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+			return 0
+		fi
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# mount_swarmfs DATA MNT [OPTS...]: starts swarmfs in the foreground (in the
+# background of this shell) and waits until the mount is listed.  Sets
+# SWARMFS_PID; stderr goes to $TMP/swarmfs.<n>.log (SWARMFS_LOG).
+lib_mount_n=0
+mount_swarmfs() {
+	local data=$1 mnt=$2 deadline
+	shift 2
+	mkdir -p "$mnt"
+	mnt=$(realpath "$mnt")
+	lib_mount_n=$((lib_mount_n + 1))
+	SWARMFS_LOG=$TMP/swarmfs.$lib_mount_n.log
+	# A background job of a non-interactive shell starts with SIGINT
+	# ignored, and libfuse then keeps it ignored: restore the default so
+	# that SIGINT behaves as it does for a user at a terminal.
+	env --default-signal=INT,QUIT "$SWARMFS" -f --data-dir "$data" "$@" "$mnt" \
+		>"$SWARMFS_LOG" 2>&1 &
+	SWARMFS_PID=$!
+	lib_mounts="$lib_mounts $SWARMFS_PID:$mnt"
+	deadline=$(($(date +%s) + 15))
+	while ! is_mounted "$mnt"; do
+		if ! kill -0 "$SWARMFS_PID" 2>/dev/null; then
+			diag "swarmfs exited before mounting '$mnt':"
+			diag "$(cat "$SWARMFS_LOG")"
+			lib_forget_mount "$SWARMFS_PID"
+			return 1
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			diag "swarmfs did not mount '$mnt' within 15 s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	# The mount answers once the root can be listed.
+	ls "$mnt" >/dev/null 2>&1
+	return 0
+}
+
+lib_forget_mount() {
+	local entry rest=""
+	for entry in $lib_mounts; do
+		[ "${entry%%:*}" = "$1" ] || rest="$rest $entry"
+	done
+	lib_mounts=$rest
+}
+
+lib_pid_of() {
+	local entry
+	for entry in $lib_mounts; do
+		if [ "${entry#*:}" = "$1" ]; then
+			echo "${entry%%:*}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# umount_swarmfs MNT: fusermount3 -u (lazy as a fallback), then waits for
+# the swarmfs process; returns its exit status (124 if it did not exit).
+umount_swarmfs() {
+	local mnt pid rc
+	mnt=$(realpath "$1")
+	pid=$(lib_pid_of "$mnt") || { diag "no swarmfs on '$mnt'"; return 1; }
+	if ! fusermount3 -u "$mnt" 2>"$TMP/umount.err"; then
+		diag "fusermount3 -u failed: $(cat "$TMP/umount.err"); using -uz"
+		fusermount3 -uz "$mnt" 2>/dev/null
+	fi
+	wait_swarmfs "$pid"
+	rc=$?
+	return $rc
+}
+
+# wait_swarmfs PID: waits (10 s at most) for swarmfs PID to exit and
+# returns its exit status, or 124 after killing it.
+wait_swarmfs() {
+	local pid=$1 rc
+	if ! wait_pid_gone "$pid" 10; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		lib_forget_mount "$pid"
+		return 124
+	fi
+	wait "$pid" 2>/dev/null
+	rc=$?
+	lib_forget_mount "$pid"
+	return $rc
+}
+
+# crash_swarmfs MNT: kill -9 and lazily detach, as after a crash.
+crash_swarmfs() {
+	local mnt pid
+	mnt=$(realpath "$1")
+	pid=$(lib_pid_of "$mnt") || return 1
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	fusermount3 -uz "$mnt" 2>/dev/null
+	lib_forget_mount "$pid"
+	return 0
+}
+
+# ---- documents ---------------------------------------------------------------
+
+# deployment IMAGE [REPLICAS]: a minimal valid Deployment body.
+deployment() {
+	printf '{"spec":{"image":"%s","replicas":%s}}\n' "$1" "${2:-1}"
+}
+
+# version_of FILE: metadata.version of a document on the mount.
+version_of() {
+	jq -r '.metadata.version' "$1" 2>/dev/null
+}
+
+# write_errno FILE [MODE]: writes stdin to FILE with Python (open, write,
+# close, each checked) and prints "OK" or the errno name (EINVAL, ESTALE...)
+# of the first call that failed, prefixed by that call ("close:EINVAL").
+write_errno() {
+	python3 -c '
+import errno, os, sys
+data = sys.stdin.buffer.read()
+mode = sys.argv[2] if len(sys.argv) > 2 else "w"
+flags = {"w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+         "a": os.O_WRONLY | os.O_APPEND}[mode]
+step = "open"
+try:
+    fd = os.open(sys.argv[1], flags, 0o644)
+    step = "write"
+    off = 0
+    while off < len(data):
+        off += os.write(fd, data[off:off + 65536])
+    step = "close"
+    os.close(fd)
+except OSError as e:
+    print("%s:%s" % (step, errno.errorcode.get(e.errno, str(e.errno))))
+    sys.exit(0)
+print("OK")
+' "$@"
+}
