@@ -1,1 +1,181 @@
-/* placeholder: being written */
+/* status.c - what `swarmfs-admin status`/`check` and status.json report:
+ * counts, log bounds, file sizes, and a full consistency check. */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+static int64_t file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int store_status(struct store *s, struct store_status *st)
+{
+	sqlite3_stmt *q;
+	char wal[4096];
+	int64_t version = 0;
+	bool outer;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->node, sizeof(st->node), "%s", s->node);
+	st->sync = s->sync;
+
+	/* One read transaction, so the numbers agree with each other. */
+	outer = sqlite3_get_autocommit(s->db);
+	rc = store_db_exec(s, outer ? "BEGIN" : "SAVEPOINT store_status", NULL);
+	if (rc < 0)
+		return rc;
+	rc = store_revision(s, &st->revision);
+
+	if (rc == 0)
+		rc = store_db_stmt(s, STMT_STAT_RESOURCES, &q, NULL);
+	if (rc == 0) {
+		for (;;) {
+			rc = sqlite3_step(q);
+			if (rc != SQLITE_ROW)
+				break;
+			int kind = sqlite3_column_int(q, 0);
+			bool deleted = sqlite3_column_int(q, 1) != 0;
+			int64_t n = sqlite3_column_int64(q, 2);
+
+			if (deleted)
+				st->tombstones += n;
+			else if (kind >= 0 && kind < STORE_KIND_COUNT)
+				st->resources[kind] += n;
+		}
+		rc = rc == SQLITE_DONE ? 0 : store_db_error(s, rc, "count resources", NULL);
+		store_db_release(s, STMT_STAT_RESOURCES, q);
+	}
+
+	if (rc == 0)
+		rc = store_db_stmt(s, STMT_STAT_NAMESPACES, &q, NULL);
+	if (rc == 0) {
+		/* The implicit default namespace of every kind counts too. */
+		for (int k = 0; k < STORE_KIND_COUNT; k++)
+			st->namespaces[k] = 1;
+		for (;;) {
+			rc = sqlite3_step(q);
+			if (rc != SQLITE_ROW)
+				break;
+			int kind = sqlite3_column_int(q, 0);
+
+			if (kind >= 0 && kind < STORE_KIND_COUNT)
+				st->namespaces[kind] += sqlite3_column_int64(q, 1);
+		}
+		rc = rc == SQLITE_DONE ? 0 : store_db_error(s, rc, "count namespaces", NULL);
+		store_db_release(s, STMT_STAT_NAMESPACES, q);
+	}
+
+	if (rc == 0)
+		rc = store_db_stmt(s, STMT_STAT_CHANGES, &q, NULL);
+	if (rc == 0) {
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			st->changes = sqlite3_column_int64(q, 0);
+			st->oldest_revision = sqlite3_column_int64(q, 1); /* NULL reads as 0 */
+			rc = 0;
+		} else {
+			rc = store_db_error(s, rc, "count changes", NULL);
+		}
+		store_db_release(s, STMT_STAT_CHANGES, q);
+	}
+
+	if (rc == 0) {
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+			version = sqlite3_column_int64(q, 0);
+		rc = rc == SQLITE_OK ? 0 : store_db_error(s, rc, "read user_version", NULL);
+		sqlite3_finalize(q);
+		st->schema_version = (int)version;
+	}
+	/* Nothing was written: ending the read transaction cannot lose anything. */
+	store_db_exec(s, outer ? "COMMIT" : "RELEASE store_status", NULL);
+
+	st->db_bytes = file_size(s->path);
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	st->wal_bytes = file_size(wal);
+	return rc;
+}
+
+int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
+		void *arg, int64_t *problems)
+{
+	char msg[STORE_ERR_MAX + 3 * (STORE_NAME_MAX + 16)];
+	sqlite3_stmt *q;
+	int rc;
+
+	*problems = 0;
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_error(s, rc, "integrity_check", NULL);
+	for (;;) {
+		rc = sqlite3_step(q);
+		if (rc != SQLITE_ROW)
+			break;
+		const char *line = (const char *)sqlite3_column_text(q, 0);
+
+		if (line && strcmp(line, "ok") == 0)
+			continue;
+		++*problems;
+		if (cb)
+			cb(line ? line : "integrity_check: (null)", arg);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		/* A database too broken to check is a finding, not a crash. */
+		snprintf(msg, sizeof(msg), "integrity_check failed: %s", sqlite3_errmsg(s->db));
+		++*problems;
+		if (cb)
+			cb(msg, arg);
+		return store_db_error(s, rc, "integrity_check", NULL);
+	}
+
+	rc = store_db_stmt(s, STMT_CHECK_BODIES, &q, NULL);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = sqlite3_step(q);
+		if (rc != SQLITE_ROW)
+			break;
+		int kind = sqlite3_column_int(q, 0);
+		const char *ns = (const char *)sqlite3_column_text(q, 1);
+		const char *name = (const char *)sqlite3_column_text(q, 2);
+		const char *body = (const char *)sqlite3_column_text(q, 3);
+		int blen = sqlite3_column_bytes(q, 3);
+		struct store_err err = { "" };
+		struct store_doc doc = { 0 };
+
+		if (!ns)
+			ns = "";
+		if (!name)
+			name = "";
+		if (kind < 0 || kind >= STORE_KIND_COUNT) {
+			snprintf(msg, sizeof(msg), "%s/%s: unknown kind %d", ns, name, kind);
+		} else if (!body) {
+			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": live resource without a body",
+				 store_kind_dir((enum store_kind)kind), ns, name);
+		} else if (store_doc_parse((enum store_kind)kind, ns, name, body, (size_t)blen,
+					   &doc, &err) < 0) {
+			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": %s",
+				 store_kind_dir((enum store_kind)kind), ns, name, err.msg);
+		} else {
+			store_doc_release(&doc);
+			continue;
+		}
+		++*problems;
+		if (cb)
+			cb(msg, arg);
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_db_error(s, rc, "read resources", NULL);
+	store_db_release(s, STMT_CHECK_BODIES, q);
+	return rc;
+}
