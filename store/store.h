@@ -147,12 +147,14 @@ struct store_jsonscan {
 	/* private */
 	uint32_t depth;
 	uint8_t stack[512];  /* bit stack would do; bytes keep it obvious */
-	int lex;             /* lexer state */
+	int lex;             /* lexer state: the token being read */
+	int lex_pos;         /* literal bytes matched, or \u hex digits read */
+	uint32_t cp;         /* value of the \u escape being read */
 	int utf8_need;       /* continuation bytes still expected */
-	uint32_t utf8_cp;
-	int utf8_total;
+	uint8_t utf8_lo;     /* range of the next continuation byte, which */
+	uint8_t utf8_hi;     /* rules out overlongs, surrogates, > U+10FFFF */
 	int after;           /* what the parser expects next */
-	char error[80];
+	char error[80];      /* short reason once INVALID */
 };
 
 void store_jsonscan_init(struct store_jsonscan *scan);
