@@ -2,3 +2,10 @@
 EXTRA_DIST += tests/integration/lib.sh
 dist_check_SCRIPTS += tests/integration/t0001-mount.sh
 dist_check_SCRIPTS += tests/integration/t0010-tools.sh
+dist_check_SCRIPTS += tests/integration/t0020-errors.sh
+
+# Power loss under the store: a test VFS drops unsynced writes at a crash.
+check_PROGRAMS += tests/durability/test-powerloss
+tests_durability_test_powerloss_SOURCES = tests/durability/test-powerloss.c
+tests_durability_test_powerloss_CPPFLAGS = $(unit_cppflags)
+tests_durability_test_powerloss_LDADD = $(STORE_LIBS)
