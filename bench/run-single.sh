@@ -52,6 +52,7 @@ if [ "$ls_count" -gt 100000 ]; then
 	exit 2
 fi
 builddir=$(cd "$builddir" && pwd) || exit 2
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -96,6 +97,7 @@ for p in "$BENCH_FS" "$BENCH_SQL" "$FUSEPASS"; do
 	fi
 done
 have_swarmfs=0
+swarmfs_failed=0
 if [ "$want_swarmfs" = 1 ] && [ -x "$SWARMFS" ]; then
 	have_swarmfs=1
 fi
@@ -148,11 +150,13 @@ is_mounted() {
 # mount_fuse NAME MOUNTPOINT LOG COMMAND...: starts a daemon in the foreground
 # (so we know its pid), waits until the mount answers; sets $fuse_pid.
 fuse_pid=
+fuse_log=/dev/null
 mount_fuse() {
 	local name=$1 mnt=$2 log=$3 i
 	shift 3
 	"$@" >>"$log" 2>&1 &
 	fuse_pid=$!
+	fuse_log=$log
 	daemons+=("$fuse_pid")
 	mounted+=("$mnt")
 	for i in $(seq 200); do
@@ -166,6 +170,11 @@ mount_fuse() {
 	done
 	say "run-single.sh: unable to mount $name on '$mnt'; its log:"
 	tail -n 5 "$log" >&2
+	# a daemon that never mounted would hold the next attempt
+	fusermount3 -u -z "$mnt" 2>/dev/null
+	kill "$fuse_pid" 2>/dev/null
+	wait "$fuse_pid" 2>/dev/null
+	forget "$mnt" "$fuse_pid"
 	return 1
 }
 
@@ -215,7 +224,8 @@ bench_fs() { # TARGET REP DIR PHASES...
 	local t=$1 r=$2 dir=$3 out
 	shift 3
 	out=$("$BENCH_FS" -n "$n" "$dir" "$@") || {
-		say "run-single.sh: bench-fs failed on $t ($*)"
+		say "run-single.sh: bench-fs failed on $t ($*); the daemon's log ends:"
+		[ "$t" = tmpfs ] || tail -n 5 "$fuse_log" >&2
 		[ -n "$out" ] && printf '%s\n' "$out" | record "$t" "$r"
 		return 1
 	}
@@ -274,7 +284,10 @@ run_pass() {
 run_swarmfs() {
 	local data=$work/swarmfs-data.$1
 	mkdir -p "$data"
-	run_fuse swarmfs "$1" mount_swarmfs "$data" || have_swarmfs=0
+	if ! run_fuse swarmfs "$1" mount_swarmfs "$data"; then
+		swarmfs_failed=1
+		have_swarmfs=0
+	fi
 	rm -rf "$data"
 }
 
@@ -415,8 +428,12 @@ if [ "$have_swarmfs" = 1 ]; then
 	if populate_swarmfs_import "$big_data"; then
 		populate_how="swarmfs-admin import"
 	else
-		say "run-single.sh: import did not work (see below); populating through the mount"
-		tail -n 3 "$work/admin.log" >&2 2>/dev/null
+		if [ -x "$ADMIN" ]; then
+			say "run-single.sh: swarmfs-admin import failed; populating through the mount"
+			tail -n 3 "$work/admin.log" >&2 2>/dev/null
+		else
+			say "run-single.sh: no $ADMIN; populating through the mount"
+		fi
 		rm -rf "$big_data"; mkdir -p "$big_data"
 		if populate_swarmfs_mount "$big_data"; then
 			populate_how="writes through the mount"
@@ -497,7 +514,7 @@ cat <<EOF
 
 # swarmfs single-node benchmark
 
-- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r); N = $n documents of 500 B
+- $(date -u '+%Y-%m-%d %H:%M UTC'), source $(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown), $(nproc) CPUs, kernel $(uname -r); N = $n documents of 500 B
   (deployments/default/dNNNNN.json, visited in a fixed shuffled order), $reps repetitions,
   total run time $(awk -v a="$start_all" -v b="$end_all" 'BEGIN { printf "%.0f", (b - a) / 1e9 }') s.
 - tmpfs: $shm; passthrough: bench/fusepass (libfuse3 high-level, multi-threaded,
@@ -510,8 +527,10 @@ cat <<EOF
   remounted without losing its files, so its cold reads follow drop_caches only (its
   file pages stay in memory). Warm re-read: a second pass right after the cold one.
 EOF
-if [ "$have_swarmfs" = 0 ]; then
-	printf -- '- **swarmfs was not measured** (not built or failed to mount; see %s)\n' "$SWARMFS"
+if [ "$swarmfs_failed" = 1 ]; then
+	printf -- '- **swarmfs failed during the run**: its figures are partial (errors above on stderr)\n'
+elif [ "$have_swarmfs" = 0 ]; then
+	printf -- '- **swarmfs was not measured** (not built, or --no-swarmfs; looked for %s)\n' "$SWARMFS"
 fi
 
 printf '\n## Per operation: µs per op, median (min–max)\n\n'
