@@ -3,6 +3,9 @@ EXTRA_DIST += tests/integration/lib.sh
 dist_check_SCRIPTS += tests/integration/t0001-mount.sh
 dist_check_SCRIPTS += tests/integration/t0010-tools.sh
 dist_check_SCRIPTS += tests/integration/t0020-errors.sh
+dist_check_SCRIPTS += tests/integration/t0030-concurrency.sh
+dist_check_SCRIPTS += tests/integration/t0040-durability.sh
+dist_check_SCRIPTS += tests/integration/t0050-persistence.sh
 
 # Power loss under the store: a test VFS drops unsynced writes at a crash.
 check_PROGRAMS += tests/durability/test-powerloss
