@@ -276,14 +276,19 @@ static int quick_check(struct store *s, struct store_err *err)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *line = (const char *)sqlite3_column_text(st, 0);
+		char first[STORE_ERR_MAX];
 
 		if (line && strcmp(line, "ok") == 0) {
 			rc = 0;
 		} else {
-			log_msg(LOG_ERR, "store '%s': quick_check: %s", s->path,
-				line ? line : "(null)");
-			rc = store_db_errf(err, -EIO, "store '%s' is corrupt: %s",
-					   s->path, line ? line : "quick_check failed");
+			/* The report can be many lines under a "*** in database
+			 * main ***" heading; one line is what a user can read. */
+			if (line && strncmp(line, "*** ", 4) == 0 && strchr(line, '\n'))
+				line = strchr(line, '\n') + 1;
+			snprintf(first, sizeof(first), "%s", line ? line : "quick_check failed");
+			first[strcspn(first, "\n")] = '\0';
+			log_msg(LOG_ERR, "store '%s': quick_check: %s", s->path, first);
+			rc = store_db_errf(err, -EIO, "store '%s' is corrupt: %s", s->path, first);
 		}
 	} else {
 		rc = store_db_error(s, rc, "quick_check", err);

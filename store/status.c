@@ -123,11 +123,23 @@ int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
 			break;
 		const char *line = (const char *)sqlite3_column_text(q, 0);
 
-		if (line && strcmp(line, "ok") == 0)
+		if (!line || strcmp(line, "ok") == 0)
 			continue;
-		++*problems;
-		if (cb)
-			cb(line ? line : "integrity_check: (null)", arg);
+		/* One row can hold several problems, one per line, under a
+		 * "*** in database main ***" heading: report each on its own. */
+		while (*line) {
+			size_t n = strcspn(line, "\n");
+
+			if (n > 0 && strncmp(line, "*** ", 4) != 0) {
+				snprintf(msg, sizeof(msg), "%.*s", (int)n, line);
+				++*problems;
+				if (cb)
+					cb(msg, arg);
+			}
+			line += n;
+			if (*line == '\n')
+				line++;
+		}
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
