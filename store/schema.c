@@ -247,8 +247,9 @@ static int fail(struct vctx *ctx, const char *fmt, ...)
 
 static int fail(struct vctx *ctx, const char *fmt, ...)
 {
-	struct doc_buf path = { 0 };
-	char reason[STORE_ERR_MAX - PATH_SHOWN - 8];
+	struct doc_buf msg = { 0 };
+	char reason[STORE_ERR_MAX];
+	size_t n;
 	va_list ap;
 
 	if (ctx->err == NULL)
@@ -257,12 +258,20 @@ static int fail(struct vctx *ctx, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (ctx->depth == 0)
-		doc_buf_put(&path, "document", 8);
+		doc_buf_put(&msg, "document", 8);
 	else
-		format_path(ctx, &path);
-	snprintf(ctx->err->msg, sizeof(ctx->err->msg), "%.*s: %s", PATH_SHOWN + 3,
-		 path.failed ? "?" : path.data, reason);
-	doc_buf_release(&path);
+		format_path(ctx, &msg);
+	doc_buf_put(&msg, ": ", 2);
+	doc_buf_put(&msg, reason, strlen(reason));
+	if (msg.failed) {
+		doc_buf_release(&msg);
+		return set_err(ctx->err, -EINVAL, "%s", reason);
+	}
+	shorten(&msg, sizeof(ctx->err->msg) - 4);
+	n = msg.len < sizeof(ctx->err->msg) ? msg.len : sizeof(ctx->err->msg) - 1;
+	memcpy(ctx->err->msg, msg.data, n);
+	ctx->err->msg[n] = '\0';
+	doc_buf_release(&msg);
 	return -EINVAL;
 }
 
@@ -629,8 +638,8 @@ static int check_value(struct vctx *ctx, const struct doc_field *f,
 		break;
 	case DOC_HOST:
 		if (!cJSON_IsString(v) || !host_valid(v->valuestring))
-			return fail(ctx, "must be a DNS name (lowercase DNS labels separated by dots, "
-					 "optionally starting with \"*.\", at most 253 characters)");
+			return fail(ctx, "must be a DNS name (dot-separated DNS labels, optionally "
+					 "starting with \"*.\", at most 253 characters)");
 		break;
 	case DOC_URLPATH:
 		if (!cJSON_IsString(v) || v->valuestring[0] != '/')
