@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -539,6 +540,23 @@ static void test_two_connections(struct store *s)
 	ok(ch.n == 2 && ch.origin_seq[1] == ch.origin_seq[0] + 1 && ch.hlc[1] > ch.hlc[0],
 	   "sequence and clock continue across connections");
 	store_close(s2);
+
+	/* A writer holding the lock past the busy timeout: -EBUSY, not -EIO. */
+	{
+		struct store_options o = { .busy_timeout_ms = 50, .now_ms = fake_clock };
+		int rc = store_open(path, &o, &s2, &err);
+
+		ok(rc == 0, "connection with a 50 ms busy timeout");
+		if (rc < 0)
+			return;
+		store_txn_begin(s);
+		rc = put(s2, D, "default", "shared", WEB, &r2, &err);
+		ok(rc == -EBUSY, "write while another connection holds the lock: -EBUSY (%s)", err.msg);
+		ok(store_stat(s2, D, "default", "shared", &m2) == 0 && m2.version == 2, "reads are not blocked");
+		store_txn_rollback(s);
+		ok(put(s2, D, "default", "shared", WEB, &r2, &err) == 0 && r2.version == 3, "and writes go on after");
+		store_close(s2);
+	}
 }
 
 static int count_problems;
@@ -637,7 +655,7 @@ static void test_readonly(void)
 static void test_data_dir(void)
 {
 	struct store_err err = { "" };
-	char buf[4096], sub[4200], file[4200];
+	char buf[4400], sub[4200], file[4200];
 	struct stat sb;
 	FILE *f;
 	int rc;
@@ -666,6 +684,30 @@ static void test_data_dir(void)
 	snprintf(sub, sizeof(sub), "%s/plain/sub", dir);
 	rc = store_prepare_data_dir(sub, false, &err);
 	ok(rc == -ENOTDIR && strstr(err.msg, "/plain/sub': Not a directory"), "path through a file: %s", err.msg);
+	/* A parent the user cannot write: the exact message, as an
+	 * unprivileged user (root would just succeed). */
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	mkdir(sub, 0555);
+	chmod(dir, 0755);
+	snprintf(sub, sizeof(sub), "%s/ro/new", dir);
+	{
+		pid_t pid = fork();
+		int status = -1;
+
+		if (pid == 0) {
+			if (geteuid() == 0 && setuid(65534) < 0)
+				_exit(2);
+			rc = store_prepare_data_dir(sub, false, &err);
+			snprintf(buf, sizeof(buf), "cannot create data dir '%s': Permission denied", sub);
+			_exit(rc == -EACCES && strcmp(err.msg, buf) == 0 ? 0 : 1);
+		}
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "cannot create data dir '.../ro/new': Permission denied");
+	}
+	chmod(dir, 0700);
+
 	ok(store_op_name(STORE_OP_NS_CREATE) && strcmp(store_op_name(STORE_OP_NS_DELETE), "rmns") == 0,
 	   "op names");
 }
