@@ -117,6 +117,15 @@ int store_db_error(struct store *s, int rc, const char *what, struct store_err *
 				     path);
 	case SQLITE_CORRUPT:
 		return store_db_errf(err, -EIO, "store '%s' is corrupt: %s", path, msg);
+	case SQLITE_CANTOPEN: {
+		/* The OS reason (EACCES, ENOENT of the dir...) says more than
+		 * "unable to open database file". */
+		int e = s && s->db ? sqlite3_system_errno(s->db) : 0;
+
+		if (e > 0)
+			return store_db_errf(err, -e, "cannot open store '%s': %s", path, strerror(e));
+		return store_db_errf(err, -EIO, "cannot open store '%s': %s", path, msg);
+	}
 	case SQLITE_NOMEM:
 		return store_db_errf(err, -ENOMEM, "out of memory");
 	default:

@@ -12,7 +12,7 @@
 #include "store.h"
 #include "tap.h"
 
-static char dir[] = "/tmp/test-migrate-XXXXXX";
+static char dir[3800];
 
 /* The v1 layout exactly as swarmfs 0.1 wrote it (see store/migrate.c). */
 static const char v1_schema[] =
@@ -211,6 +211,11 @@ static void test_refused(void)
 
 	rc = store_open(dir, &o, &s, &err);
 	ok(rc == -EINVAL, "a directory refused: %s", err.msg);
+
+	snprintf(path, sizeof(path), "%s/no-such-dir/store.db", dir);
+	rc = store_open(path, &o, &s, &err);
+	snprintf(want, sizeof(want), "cannot open store '%s': No such file or directory", path);
+	ok(rc == -ENOENT && strcmp(err.msg, want) == 0, "create in a missing dir: %s", err.msg);
 	ok(s == NULL, "no store handed out on failure");
 }
 
@@ -282,6 +287,8 @@ int main(void)
 {
 	char cmd[4200];
 
+	snprintf(dir, sizeof(dir), "%s/test-migrate-XXXXXX",
+		 getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;

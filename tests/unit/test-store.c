@@ -19,7 +19,7 @@
 #define WEB "{\"spec\":{\"image\":\"nginx:1.25\"}}"
 #define WEB2 "{\"spec\":{\"image\":\"nginx:1.26\",\"replicas\":3}}"
 
-static char dir[] = "/tmp/test-store-XXXXXX";
+static char dir[3800];
 static char path[4096];
 static int64_t fake_now = 1700000000000;
 
@@ -717,6 +717,8 @@ int main(void)
 	struct store *s;
 	char cmd[4200];
 
+	snprintf(dir, sizeof(dir), "%s/test-store-XXXXXX",
+		 getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
