@@ -1,7 +1,14 @@
 # swarmfs-admin: offline and online administration of one data dir.
 bin_PROGRAMS += store/swarmfs-admin
-store_swarmfs_admin_SOURCES = store/admin/main.c store/admin/admin.h \
-	store/admin/export.c store/admin/import.c store/admin/podman.c \
-	store/admin/log.c
+store_admin_lib_sources = store/admin/admin.h store/admin/export.c \
+	store/admin/import.c store/admin/podman.c store/admin/log.c
+store_swarmfs_admin_SOURCES = store/admin/main.c $(store_admin_lib_sources)
 store_swarmfs_admin_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 store_swarmfs_admin_LDADD = $(STORE_LIBS)
+
+# import/export logic linked without main.c
+check_PROGRAMS += tests/unit/test-import
+tests_unit_test_import_SOURCES = tests/unit/test-import.c $(store_admin_lib_sources)
+tests_unit_test_import_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/store/admin
+tests_unit_test_import_LDADD = $(STORE_LIBS)
+EXTRA_DIST += tests/data/podman-state.json tests/data/podman-bad.json
