@@ -9,6 +9,12 @@ if [ -z "${BASH_VERSION:-}" ]; then
 fi
 set -u
 
+# TAP goes to fd 3, a copy of the original stdout, so that
+# `ok DESC cmd >/dev/null` silences cmd and not the test line.  Programs
+# that may outlive the script (swarmfs, tmux) get 3>&- so that the TAP
+# driver, which reads until EOF, is not kept waiting.
+exec 3>&1
+
 # The build tree: set by AM_TESTS_ENVIRONMENT under `make check`; when a test
 # is run by hand from a build dir, that dir is the build tree.
 top_builddir=${top_builddir:-$(pwd)}
@@ -44,14 +50,14 @@ exited_with_error() {
 
 pass() {
 	tap_n=$((tap_n + 1))
-	echo "ok $tap_n - $1"
+	echo "ok $tap_n - $1" >&3
 	return 0
 }
 
 fail() {
 	tap_n=$((tap_n + 1))
 	tap_failed=$((tap_failed + 1))
-	echo "not ok $tap_n - $1"
+	echo "not ok $tap_n - $1" >&3
 	shift
 	local line
 	for line in "$@"; do
@@ -72,27 +78,27 @@ is() {
 # skip DESC REASON: one skipped test point.
 skip() {
 	tap_n=$((tap_n + 1))
-	echo "ok $tap_n - $1 # SKIP $2"
+	echo "ok $tap_n - $1 # SKIP $2" >&3
 }
 
 diag() {
-	printf '%s\n' "$*" | sed 's/^/# /'
+	printf '%s\n' "$*" | sed 's/^/# /' >&3
 }
 
 # skip_all REASON: the whole file is skipped (counted as SKIP by the driver).
 skip_all() {
-	echo "1..0 # SKIP $1"
+	echo "1..0 # SKIP $1" >&3
 	exit 0
 }
 
 bail_out() {
-	echo "Bail out! $1"
+	echo "Bail out! $1" >&3
 	exit 1
 }
 
 # done_testing: the plan goes last, so scripts need not count their tests.
 done_testing() {
-	echo "1..$tap_n"
+	echo "1..$tap_n" >&3
 	if [ "$tap_failed" -ne 0 ]; then
 		exit 1
 	fi
@@ -200,7 +206,7 @@ mount_swarmfs() {
 	# ignored, and libfuse then keeps it ignored: restore the default so
 	# that SIGINT behaves as it does for a user at a terminal.
 	env --default-signal=INT,QUIT "$SWARMFS" -f --data-dir "$data" "$@" "$mnt" \
-		>"$SWARMFS_LOG" 2>&1 &
+		>"$SWARMFS_LOG" 2>&1 3>&- &
 	SWARMFS_PID=$!
 	lib_mounts="$lib_mounts $SWARMFS_PID:$mnt"
 	deadline=$(($(date +%s) + 15))
@@ -320,4 +326,13 @@ except OSError as e:
     sys.exit(0)
 print("OK")
 ' "$@"
+}
+
+# plus_one N: N + 1, or "?" when N is not a number (a failed read), so that
+# a broken document fails a test instead of aborting the script.
+plus_one() {
+	case $1 in
+	'' | *[!0-9]*) echo "?" ;;
+	*) echo $(($1 + 1)) ;;
+	esac
 }

@@ -107,7 +107,7 @@ fi
 
 # ---- daemon mode: returns once the mount answers ----------------------------
 
-"$SWARMFS" --data-dir "$data" "$mnt" >"$TMP/out" 2>"$TMP/err" </dev/null
+"$SWARMFS" --data-dir "$data" "$mnt" >"$TMP/out" 2>"$TMP/err" </dev/null 3>&-
 rc=$?
 is "$rc" 0 "without -f: exits 0 after mounting"
 if is_mounted "$mnt"; then

@@ -18,7 +18,8 @@ d=$mnt/deployments/default
 # Every committed change, to check later that scratch files never became
 # resources.
 cat "$mnt/events" >"$TMP/events.log" 2>/dev/null &
-track_pid $!
+evpid=$!
+track_pid $evpid
 
 # sizes_exact FILE: stat, ls -l and the bytes read all agree.
 sizes_exact() {
@@ -144,7 +145,7 @@ ok "no scratch files left after sed, vim, jq+mv" only_resources "$d" \
 
 tsock=$TMP/tmux.sock
 tmx() {
-	tmux -S "$tsock" "$@"
+	tmux -S "$tsock" "$@" 3>&-
 }
 if command -v tmux >/dev/null 2>&1; then
 	at_exit 'tmux -S "$tsock" kill-server 2>/dev/null'
@@ -185,7 +186,7 @@ if command -v tmux >/dev/null 2>&1 && command -v vim >/dev/null 2>&1; then
 		tmx send-keys -t vim ':wq' Enter
 		ok "vim :wq quits" wait_exit vim
 		is "$(image_of "$d/web.json")" nginx:1.28 "vim in tmux: new content stored"
-		is "$(version_of "$d/web.json")" $((v0 + 1)) "vim in tmux: version bumped"
+		is "$(version_of "$d/web.json")" "$(plus_one "$v0")" "vim in tmux: version bumped"
 		ok "vim in tmux: canonical" canonical "$d/web.json"
 	else
 		fail "vim in tmux shows the document"
@@ -215,7 +216,7 @@ if command -v tmux >/dev/null 2>&1 && command -v nano >/dev/null 2>&1; then
 		tmx send-keys -t nano C-x
 		ok "nano ^O ^X quits" wait_exit nano
 		is "$(image_of "$d/web.json")" nginx:1.29 "nano in tmux: new content stored"
-		is "$(version_of "$d/web.json")" $((v0 + 1)) "nano in tmux: version bumped"
+		is "$(version_of "$d/web.json")" "$(plus_one "$v0")" "nano in tmux: version bumped"
 	else
 		fail "nano in tmux shows the document"
 		tmx kill-session -t nano 2>/dev/null
@@ -316,9 +317,11 @@ is "$(version_of "$d/fresh.json")" 50 "50 rewrites: version 50"
 
 # ---- scratch files never became resources --------------------------------------
 
+sleep 0.2
+kill $evpid 2>/dev/null
+wait $evpid 2>/dev/null
 umount_swarmfs "$mnt"
 is "$?" 0 "unmount"
-sleep 0.2
 bad=$(jq -r 'select(.name != null and .name != "") | .name' "$TMP/events.log" 2>/dev/null |
 	grep -Ev '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' | sort -u | tr '\n' ' ')
 is "$bad" "" "events never name a scratch file"

@@ -145,6 +145,7 @@ if mount_swarmfs "$data" "$mnt"; then
 else
 	fail "final mount"
 fi
+ok "store.db exists" [ -s "$data/store.db" ]
 is "$integrity_bad" 0 "integrity_check ok after every 10th crash"
 is "$(sqlite3 "$data/store.db" 'PRAGMA integrity_check' 2>&1)" ok "final PRAGMA integrity_check"
 
