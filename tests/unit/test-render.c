@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[4096];
+static char tmpdir[256];
 static bool have_jq;
 
 /* Runs `jq ARGS` on input; returns its stdout (caller frees) or NULL. */
 static char *jq(const char *args, const char *input, size_t len)
 {
-	char path[256], cmd[512];
+	char path[300], cmd[700];
 	struct doc_buf out = { 0 };
 	char chunk[65536];
 	size_t n;
@@ -370,7 +370,7 @@ static void test_large(void)
 
 int main(void)
 {
-	char path[512];
+	char path[300];
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/test-render.XXXXXX",
 		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
