@@ -366,6 +366,92 @@ int store_status(struct store *s, struct store_status *st);
 int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
 		void *arg, int64_t *problems);
 
+/* ---- snapshots (store/snapshot.c, store/retention.c) --------------------- */
+
+#define STORE_SNAPSHOT_DIR "snapshots" /* inside the data dir: NAME.db files */
+
+struct store_snapshot_info {
+	char name[STORE_NAME_MAX + 1];
+	int64_t revision;    /* the store revision the snapshot holds */
+	int64_t created_ms;
+	int64_t bytes;       /* size of the snapshot file */
+	bool automatic;      /* taken by the schedule, subject to retention */
+	int64_t resources;   /* live resources in it */
+};
+
+/*
+ * Writes a consistent snapshot of the whole state (one read transaction,
+ * taken while writers go on) to DIR/NAME.db: a standalone SQLite file
+ * (journal_mode=DELETE, no -wal needed) carrying its name, revision, creation
+ * time and automatic flag in its meta table.  It is written to a temporary
+ * file, verified with PRAGMA integrity_check, fsynced and renamed into place,
+ * then the directory is fsynced; on any failure no file is left behind.
+ * -EINVAL bad name, -EEXIST name in use, -ENOSPC disk full, -EIO.
+ */
+int store_snapshot_create(struct store *s, const char *dir, const char *name,
+			  bool automatic, struct store_snapshot_info *info,
+			  struct store_err *err);
+/* Reads one snapshot's info; -ENOENT if there is no such snapshot. */
+int store_snapshot_get(const char *dir, const char *name,
+		       struct store_snapshot_info *info, struct store_err *err);
+typedef int (*store_snapshot_cb)(const struct store_snapshot_info *info, void *arg);
+/* Calls cb for each snapshot in dir, oldest first (by created, then name);
+ * unreadable files are logged and skipped.  A missing dir lists nothing. */
+int store_snapshot_list(const char *dir, store_snapshot_cb cb, void *arg);
+/* Removes DIR/NAME.db; -ENOENT if missing. */
+int store_snapshot_delete(const char *dir, const char *name, struct store_err *err);
+/* Opens a snapshot read-only for browsing with store_list/store_read/...;
+ * caller closes with store_close. */
+int store_snapshot_open(const char *dir, const char *name, struct store **out,
+			struct store_err *err);
+
+/*
+ * Makes the live state exactly the snapshot's, in ONE transaction: every
+ * resource and namespace that differs is put (as a new version, source
+ * "snapshot:NAME") and everything created since is deleted with tombstones,
+ * so the restore replicates like any change.  Readers see the old state or
+ * the new one.  res->revision is the last revision written.
+ */
+int store_snapshot_restore(struct store *s, const char *dir, const char *name,
+			   struct store_result *res, struct store_err *err);
+
+/*
+ * Replaces a store file that cannot be opened or fails integrity_check with
+ * a copy of snapshot NAME: the damaged file (and its -wal/-shm) is moved
+ * aside to PATH.damaged-TIMESTAMP, never deleted.  For `swarmfs-admin
+ * restore` when the main store is gone; *aside gets the new name (caller
+ * frees).
+ */
+int store_snapshot_recover(const char *db_path, const char *dir, const char *name,
+			   char **aside, struct store_err *err);
+
+/* restic-style retention for automatic snapshots: keep the newest `last`,
+ * then the newest one of each of the last `hourly` hours, `daily` days,
+ * `weekly` ISO weeks and `monthly` months (UTC).  Manual snapshots are never
+ * pruned. */
+struct store_retention {
+	int last;
+	int hourly;   /* default 24 */
+	int daily;    /* default 7 */
+	int weekly;   /* default 4 */
+	int monthly;  /* default 12 */
+};
+#define STORE_RETENTION_DEFAULT { 0, 24, 7, 4, 12 }
+/* Parses "hourly=24,daily=7,weekly=4,monthly=12,last=0" (any subset). */
+int store_retention_parse(const char *text, struct store_retention *r,
+			  struct store_err *err);
+/*
+ * Decides which automatic snapshots to keep (pure: no I/O).  keep[i] is set
+ * for each of the n snapshots (any order) that the policy keeps; manual ones
+ * are always kept.
+ */
+void store_retention_select(const struct store_snapshot_info *snaps, size_t n,
+			    const struct store_retention *r, bool *keep);
+/* Lists dir, applies store_retention_select and deletes the rest, calling
+ * cb (may be NULL) for each pruned snapshot before it goes. */
+int store_snapshot_prune(const char *dir, const struct store_retention *r,
+			 store_snapshot_cb cb, void *arg, struct store_err *err);
+
 /* ---- clocks ------------------------------------------------------------- */
 
 /* RFC 3339 UTC seconds ("2026-11-22T04:10:12Z") into buf (>= 21 bytes). */
