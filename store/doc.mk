@@ -1,5 +1,6 @@
 # The pure document layer: kinds, validation tables, rendering, JSON scanning.
-store_doc_sources = store/kinds.c store/schema.c store/render.c store/jsonscan.c
+store_doc_sources = store/doc-internal.h store/kinds.c store/schema.c store/render.c \
+	store/jsonscan.c
 
 check_PROGRAMS += tests/unit/test-schema tests/unit/test-render tests/unit/test-jsonscan
 tests_unit_test_schema_SOURCES = tests/unit/test-schema.c
