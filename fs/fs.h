@@ -1,1 +1,96 @@
-/* placeholder */
+/* fs.h - shared state of the swarmfs mount daemon and the interfaces between
+ * its subsystems (operations, status, events, watcher, rejected writes). */
+#ifndef SWARMFS_FS_H
+#define SWARMFS_FS_H
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define FS_TIMEOUT 60.0 /* entry/attr timeouts: long, with explicit invalidation */
+
+/* Per-mount state: written by main() before the loop starts, read-only after. */
+struct fs {
+	struct fuse_session *se;
+	char data_dir[PATH_MAX];
+	char db_path[PATH_MAX + 32];
+	char mountpoint[PATH_MAX];
+	const char *node_opt;      /* --node, or NULL */
+	char node[STORE_NODE_MAX + 1];
+	enum store_sync_mode sync;
+	bool readonly;             /* -o ro */
+	bool foreground;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int64_t started_ms;
+};
+
+extern struct fs fs;
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* The calling thread's store connection, opened lazily and closed by a
+ * thread-key destructor when the thread exits (fs_store_close_thread for the
+ * main thread).  Returns 0 and a borrowed *out, or -errno (logged). */
+int fs_store(struct store **out);
+int fs_store_open(bool readonly, struct store **out, struct store_err *err);
+void fs_store_init(void);
+void fs_store_close_thread(void);
+int64_t fs_now_ms(void);
+
+/* reject.c: ring of the most recent rejected writes, for status.json.
+ * Thread-safe.  `path` is relative to the mount, e.g. "deployments/default/web.json". */
+#define FS_REJECT_MAX 32
+void fs_reject(const char *path, int err, const char *reason);
+struct cJSON;
+/* Appends the ring (oldest first) to the cJSON array `arr`; -ENOMEM on failure. */
+int fs_reject_to_json(struct cJSON *arr);
+void fs_reject_clear(void);
+
+/* status.c: renders status.json.  Returns 0 and a new buffer (free()) or -errno. */
+int fs_status_render(char **out, size_t *len);
+
+/* events.c: the `events` file.  Readers are created at open and freed at
+ * release; reads park their request until the watcher feeds lines. */
+struct fs_events_reader;
+int fs_events_open(int64_t start_revision, struct fs_events_reader **out);
+void fs_events_release(struct fs_events_reader *r);
+void fs_events_read(fuse_req_t req, struct fs_events_reader *r, size_t size);
+/* Called by the watcher thread only: one JSON line (with newline) for the
+ * change at `revision`. */
+void fs_events_feed(int64_t revision, const char *line, size_t len);
+/* Replies EINTR to all parked reads; called once the loop has ended. */
+void fs_events_shutdown(void);
+
+/* watch.c: the watcher thread (change log polling, kernel invalidation,
+ * events).  Start after daemonizing. */
+int fs_watch_start(void);
+void fs_watch_request_stop(void);
+void fs_watch_join(void);
+/* Wakes the watcher after a local commit.  Safe from any thread, no locks needed. */
+void fs_watch_kick(void);
+/* Asks the watcher to invalidate the kernel's entry parent/name (ino != 0:
+ * also that inode's attributes) from its own thread, for handlers that
+ * cannot call notify functions themselves. */
+void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino);
+
+/* A scratch file's content: editor and sed temporaries, memory only.
+ * Reference counted: the inode holds one while linked, each open handle one. */
+struct fs_scratch;
+int fs_scratch_new(struct fs_scratch **out);
+struct fs_scratch *fs_scratch_ref(struct fs_scratch *s);
+void fs_scratch_unref(struct fs_scratch *s);
+int fs_scratch_write(struct fs_scratch *s, const char *data, size_t size, off_t off);
+/* Copies up to size bytes at off into a new buffer; *n gets the count. */
+int fs_scratch_read(struct fs_scratch *s, off_t off, size_t size, char **out, size_t *n);
+int fs_scratch_truncate(struct fs_scratch *s, off_t size);
+int fs_scratch_set(struct fs_scratch *s, const char *data, size_t len);
+/* A new copy of the whole content (free()). */
+int fs_scratch_copy(struct fs_scratch *s, char **out, size_t *len);
+void fs_scratch_stat(struct fs_scratch *s, size_t *len, int64_t *mtime_ms);
+
+#endif

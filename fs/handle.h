@@ -1,1 +1,76 @@
-/* placeholder */
+/* handle.h - open file and directory handles (fi->fh): the buffer rendered
+ * at open or being written, the events reader, or a directory snapshot. */
+#ifndef SWARMFS_HANDLE_H
+#define SWARMFS_HANDLE_H
+
+#include <pthread.h>
+
+#include "inode.h"
+
+enum fs_handle_type {
+	FS_H_DOC,      /* a resource: rendering (read) or write buffer */
+	FS_H_STATUS,   /* status.json rendered at open */
+	FS_H_EVENTS,
+	FS_H_SCRATCH,
+	FS_H_DIR,
+};
+
+struct fs_dirent {
+	char *name;
+	fuse_ino_t ino;        /* fixed inodes; 0: resolved at readdirplus */
+	enum fs_type type;
+	struct store_meta meta; /* RESOURCE: attributes at opendir */
+	int64_t mtime_ms;       /* NS and SCRATCH */
+	size_t size;            /* SCRATCH */
+};
+
+struct fs_handle {
+	enum fs_handle_type type;      /* immutable */
+	struct fs_inode *inode;        /* immutable: one reference held until release */
+	pthread_mutex_t lock;          /* protects everything below */
+
+	char *buf;                     /* DOC, STATUS */
+	size_t len;
+	size_t cap;
+	struct store_meta meta;        /* DOC: what was rendered at open */
+
+	bool writable;                 /* DOC opened for writing */
+	bool written;                  /* a write() or truncate since the last commit attempt */
+	bool truncated;                /* O_TRUNC at open */
+	bool rejected;                 /* an early rejection was replied to write() */
+	bool committed;                /* some commit from this handle succeeded */
+	bool scan_on;                  /* writes so far were sequential from 0 */
+	bool scan_parsed;              /* COMPLETE prefix already validated */
+	bool attempted;                /* a commit was attempted (success or not) */
+	bool created;                  /* the handle created a pending resource */
+	size_t scan_end;               /* bytes fed to scan: the next sequential offset */
+	struct store_jsonscan scan;
+	uint64_t kgen;                 /* DOC read: the inode's kgen at open */
+
+	struct fs_scratch *scratch;    /* SCRATCH: one reference */
+	struct fs_events_reader *reader; /* EVENTS */
+
+	struct fs_dirent *ents;        /* DIR: snapshot at opendir */
+	size_t nents;
+	size_t ents_cap;
+};
+
+/* Returns a new handle holding a reference to `in` (caller already took it:
+ * the reference is owned by the handle from now on). */
+int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handle **out);
+/* Frees buffers, the dir snapshot, the scratch reference and the inode
+ * reference.  NULL is a no-op. */
+void fs_handle_free(struct fs_handle *h);
+/* Requires h->lock.  Resizes the buffer, zero-filling growth; -EFBIG above max. */
+int fs_handle_resize(struct fs_handle *h, size_t len, size_t max);
+/* Requires h->lock.  Copies data at off, growing the buffer; -EFBIG above max. */
+int fs_handle_write(struct fs_handle *h, const char *data, size_t size, off_t off, size_t max);
+/* Appends a directory entry to the snapshot (copies name). */
+int fs_handle_add_dirent(struct fs_handle *h, const struct fs_dirent *e);
+
+static inline struct fs_handle *fs_handle_of(const struct fuse_file_info *fi)
+{
+	return fi ? (struct fs_handle *)(uintptr_t)fi->fh : NULL;
+}
+
+#endif

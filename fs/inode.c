@@ -1,1 +1,332 @@
-/* placeholder: being written */
+/* inode.c - the inode table: two chained hash indexes (by number, by parent
+ * and name) under one mutex; numbers are never reused within a mount, so a
+ * stale kernel reference can never reach a different file. */
+#include "inode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_inode **by_ino;   /* protected by table_lock */
+static struct fs_inode **by_name;  /* protected by table_lock */
+static size_t nbuckets;            /* protected by table_lock */
+static size_t count;               /* protected by table_lock */
+static fuse_ino_t next_ino = FS_INO_FIRST_DYNAMIC; /* protected by table_lock */
+static struct fs_inode fixed[FS_INO_CONFLICTS + 1];
+
+static size_t hash_ino(fuse_ino_t ino)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 17);
+}
+
+static size_t hash_name(fuse_ino_t parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ parent;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void insert_ino(struct fs_inode *in)
+{
+	size_t b = hash_ino(in->ino) & (nbuckets - 1);
+
+	in->next_ino = by_ino[b];
+	by_ino[b] = in;
+}
+
+static void insert_name(struct fs_inode *in)
+{
+	size_t b = hash_name(in->parent, in->name) & (nbuckets - 1);
+
+	in->next_name = by_name[b];
+	by_name[b] = in;
+}
+
+static void remove_name(struct fs_inode *in)
+{
+	struct fs_inode **pp = &by_name[hash_name(in->parent, in->name) & (nbuckets - 1)];
+
+	while (*pp && *pp != in)
+		pp = &(*pp)->next_name;
+	if (*pp)
+		*pp = in->next_name;
+	in->next_name = NULL;
+}
+
+static void remove_ino(struct fs_inode *in)
+{
+	struct fs_inode **pp = &by_ino[hash_ino(in->ino) & (nbuckets - 1)];
+
+	while (*pp && *pp != in)
+		pp = &(*pp)->next_ino;
+	if (*pp)
+		*pp = in->next_ino;
+	in->next_ino = NULL;
+}
+
+/* Doubles both indexes; on allocation failure the table just stays dense. */
+static void grow(void)
+{
+	size_t old = nbuckets;
+	struct fs_inode **oi = by_ino, **on = by_name;
+	struct fs_inode **ni = calloc(old * 2, sizeof(*ni));
+	struct fs_inode **nn = calloc(old * 2, sizeof(*nn));
+
+	if (ni == NULL || nn == NULL) {
+		free(ni);
+		free(nn);
+		return;
+	}
+	by_ino = ni;
+	by_name = nn;
+	nbuckets = old * 2;
+	for (size_t i = 0; i < old; i++) {
+		struct fs_inode *in = oi[i];
+		while (in) {
+			struct fs_inode *next = in->next_ino;
+			insert_ino(in);
+			in = next;
+		}
+		in = on[i];
+		while (in) {
+			struct fs_inode *next = in->next_name;
+			insert_name(in);
+			in = next;
+		}
+	}
+	free(oi);
+	free(on);
+}
+
+static void init_fixed(fuse_ino_t ino, enum fs_type type, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fs_inode *in = &fixed[ino];
+
+	in->ino = ino;
+	in->type = type;
+	in->parent = parent;
+	in->fixed = true;
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	insert_ino(in);
+}
+
+void fs_inode_table_init(void)
+{
+	nbuckets = 1024;
+	by_ino = calloc(nbuckets, sizeof(*by_ino));
+	by_name = calloc(nbuckets, sizeof(*by_name));
+	if (by_ino == NULL || by_name == NULL)
+		abort();
+	init_fixed(FS_INO_ROOT, FS_T_ROOT, FS_INO_ROOT, "");
+	for (int k = 0; k < STORE_KIND_COUNT; k++) {
+		init_fixed(FS_INO_KIND(k), FS_T_KIND, FS_INO_ROOT, store_kind_dir(k));
+		fixed[FS_INO_KIND(k)].kind = k;
+	}
+	init_fixed(FS_INO_STATUS, FS_T_STATUS, FS_INO_ROOT, "status.json");
+	init_fixed(FS_INO_EVENTS, FS_T_EVENTS, FS_INO_ROOT, "events");
+	init_fixed(FS_INO_SNAPSHOTS, FS_T_SNAPSHOTS, FS_INO_ROOT, "snapshots");
+	init_fixed(FS_INO_CONFLICTS, FS_T_CONFLICTS, FS_INO_ROOT, "conflicts");
+}
+
+void fs_inode_table_destroy(void)
+{
+	for (size_t i = 0; i < nbuckets; i++) {
+		struct fs_inode *in = by_ino[i];
+		while (in) {
+			struct fs_inode *next = in->next_ino;
+			if (!in->fixed) {
+				if (in->scratch)
+					fs_scratch_unref(in->scratch);
+				free(in);
+			}
+			in = next;
+		}
+	}
+	free(by_ino);
+	free(by_name);
+	by_ino = by_name = NULL;
+	nbuckets = 0;
+	count = 0;
+}
+
+void fs_inode_lock(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+void fs_inode_unlock(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+struct fs_inode *fs_inode_find(fuse_ino_t ino)
+{
+	struct fs_inode *in = by_ino[hash_ino(ino) & (nbuckets - 1)];
+
+	while (in && in->ino != ino)
+		in = in->next_ino;
+	return in;
+}
+
+struct fs_inode *fs_inode_find_name(fuse_ino_t parent, const char *name)
+{
+	struct fs_inode *in = by_name[hash_name(parent, name) & (nbuckets - 1)];
+
+	while (in && (in->parent != parent || strcmp(in->name, name) != 0))
+		in = in->next_name;
+	return in;
+}
+
+bool fs_resource_name(const char *fname, char rname[STORE_NAME_MAX + 1])
+{
+	size_t len = strlen(fname);
+
+	if (len <= 5 || len - 5 > STORE_NAME_MAX || strcmp(fname + len - 5, ".json") != 0)
+		return false;
+	memcpy(rname, fname, len - 5);
+	rname[len - 5] = '\0';
+	return store_name_valid(rname);
+}
+
+static void set_name(struct fs_inode *in, const char *name, enum fs_type type)
+{
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	in->type = type;
+	in->rname[0] = '\0';
+	if (type == FS_T_RESOURCE)
+		fs_resource_name(name, in->rname);
+}
+
+int fs_inode_new(fuse_ino_t parent, const char *name, enum fs_type type,
+		 enum store_kind kind, const char *ns, struct fs_inode **out)
+{
+	struct fs_inode *in = calloc(1, sizeof(*in));
+
+	if (in == NULL)
+		return -ENOMEM;
+	if (count >= nbuckets)
+		grow();
+	in->ino = next_ino++;
+	in->kind = kind;
+	in->parent = parent;
+	snprintf(in->ns, sizeof(in->ns), "%s", ns ? ns : "");
+	set_name(in, name, type);
+	in->hashed = true;
+	insert_ino(in);
+	insert_name(in);
+	count++;
+	*out = in;
+	return 0;
+}
+
+static void unlink_scratch(struct fs_inode *in)
+{
+	struct fs_inode *parent = fs_inode_find(in->parent);
+
+	if (in->scratch == NULL)
+		return;
+	fs_scratch_unref(in->scratch);
+	in->scratch = NULL;
+	if (parent) {
+		struct fs_inode **pp = &parent->scratch_head;
+		while (*pp && *pp != in)
+			pp = &(*pp)->scratch_next;
+		if (*pp)
+			*pp = in->scratch_next;
+		in->scratch_next = NULL;
+		parent->refs--;
+		fs_inode_maybe_free(parent);
+	}
+}
+
+void fs_inode_unhash(struct fs_inode *in)
+{
+	if (!in->hashed || in->fixed)
+		return;
+	unlink_scratch(in);
+	remove_name(in);
+	in->hashed = false;
+	in->pending = false;
+}
+
+void fs_inode_link_scratch(struct fs_inode *in, struct fs_scratch *s)
+{
+	struct fs_inode *parent = fs_inode_find(in->parent);
+
+	in->scratch = s;
+	/* The scratch keeps its namespace dir's inode (and so its number)
+	 * alive, or it would be lost from listings once the kernel forgot the
+	 * directory. */
+	if (parent) {
+		parent->refs++;
+		in->scratch_next = parent->scratch_head;
+		parent->scratch_head = in;
+	}
+}
+
+void fs_inode_rename(struct fs_inode *in, const char *newname, enum fs_type type)
+{
+	if (in->type == FS_T_SCRATCH && type != FS_T_SCRATCH)
+		unlink_scratch(in);
+	remove_name(in);
+	set_name(in, newname, type);
+	insert_name(in);
+}
+
+void fs_inode_maybe_free(struct fs_inode *in)
+{
+	if (in->fixed || in->nlookup > 0 || in->refs > 0)
+		return;
+	/* A linked scratch file outlives the kernel's interest in it. */
+	if (in->hashed && in->scratch)
+		return;
+	if (in->hashed)
+		fs_inode_unhash(in);
+	remove_ino(in);
+	count--;
+	free(in);
+}
+
+void fs_inode_forget(fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_inode *in;
+
+	pthread_mutex_lock(&table_lock);
+	in = fs_inode_find(ino);
+	if (in && !in->fixed) {
+		in->nlookup = in->nlookup > nlookup ? in->nlookup - nlookup : 0;
+		fs_inode_maybe_free(in);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+struct fs_inode *fs_inode_ref(fuse_ino_t ino)
+{
+	struct fs_inode *in;
+
+	pthread_mutex_lock(&table_lock);
+	in = fs_inode_find(ino);
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return in;
+}
+
+void fs_inode_unref(struct fs_inode *in)
+{
+	if (in == NULL)
+		return;
+	pthread_mutex_lock(&table_lock);
+	in->refs--;
+	fs_inode_maybe_free(in);
+	pthread_mutex_unlock(&table_lock);
+}

@@ -1,1 +1,456 @@
-/* placeholder: being written */
+/* main.c - swarmfs: parses the command line, takes the data dir lock, checks
+ * the store, mounts, daemonizes with a readiness pipe, and only then starts
+ * the watcher thread and the FUSE loop (fork keeps only the calling thread). */
+#include "inode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct fs fs;
+
+static pthread_key_t store_key;
+
+int64_t fs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fs_store_open(bool readonly, struct store **out, struct store_err *err)
+{
+	struct store_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.node = fs.node;
+	o.sync = fs.sync;
+	o.readonly = readonly || fs.readonly;
+	return store_open(fs.db_path, &o, out, err);
+}
+
+static void close_store(void *p)
+{
+	store_close(p);
+}
+
+void fs_store_init(void)
+{
+	pthread_key_create(&store_key, close_store);
+}
+
+int fs_store(struct store **out)
+{
+	struct store *s = pthread_getspecific(store_key);
+	struct store_err err;
+	int rc;
+
+	if (s == NULL) {
+		rc = fs_store_open(false, &s, &err);
+		if (rc < 0) {
+			log_limited(LOG_ERR, "unable to open the store: %s", err.msg);
+			return rc;
+		}
+		pthread_setspecific(store_key, s);
+	}
+	*out = s;
+	return 0;
+}
+
+void fs_store_close_thread(void)
+{
+	store_close(pthread_getspecific(store_key));
+	pthread_setspecific(store_key, NULL);
+}
+
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if ((int)level > log_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_write((int)level, "%s", line);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: swarmfs [OPTIONS] MOUNTPOINT\n"
+		"\n"
+		"Mounts the swarmfs store at MOUNTPOINT.\n"
+		"\n"
+		"  --data-dir DIR       data dir (default /var/lib/swarmfs for root,\n"
+		"                       else ${XDG_DATA_HOME:-$HOME/.local/share}/swarmfs)\n"
+		"  --node NAME          node name (default: the one recorded, else the host name)\n"
+		"  -f                   stay in the foreground\n"
+		"  -s                   single-threaded loop\n"
+		"  -d                   debug output (implies -f)\n"
+		"  -o OPT[,OPT...]      FUSE mount options (allow_other, ro, ...)\n"
+		"  --sync full|normal   SQLite durability (default full)\n"
+		"  --log-level LEVEL    error, warning, notice, info or debug\n"
+		"  --help               print this help\n"
+		"  --version            print the version\n");
+}
+
+static void die_args(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "swarmfs: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+/* True when the comma-separated option list holds `ro` (or `rw` undoes it). */
+static void scan_ro(const char *opts, bool *ro)
+{
+	char *copy = strdup(opts), *save = NULL;
+
+	if (copy == NULL)
+		return;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, "ro") == 0)
+			*ro = true;
+		else if (strcmp(t, "rw") == 0)
+			*ro = false;
+	}
+	free(copy);
+}
+
+/* Takes the data dir's lock; -EBUSY with the holder's pid in *holder. */
+static int lock_data_dir(int *fd_out, pid_t *holder)
+{
+	char path[PATH_MAX + 32], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/swarmfs.lock", fs.data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EROFS)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		*holder = (pid_t)atoi(buf);
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void write_pid(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) != n)
+		log_msg(LOG_WARNING, "unable to write the pid into the lock file");
+}
+
+/* Parent side of the readiness pipe: exits 0 once the child says the loop
+ * is about to run, else prints the child's reason and exits 1. */
+static void wait_ready(int fd)
+{
+	char msg[512];
+	size_t got = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, msg + got, sizeof(msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(msg) - 1)
+			break;
+	}
+	msg[got] = '\0';
+	if (got >= 1 && msg[0] == '\0')
+		_exit(0);
+	if (got == 0)
+		fprintf(stderr, "swarmfs: the daemon exited during startup\n");
+	else
+		fprintf(stderr, "swarmfs: %s\n", msg);
+	_exit(1);
+}
+
+static void report(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, msg, strlen(msg) + 1) < 0)
+		return;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "sync", required_argument, NULL, 'S' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct store_options so;
+	struct store_err err;
+	struct store *st = NULL;
+	const char *data_dir = NULL;
+	bool single = false, debug = false;
+	int lock_fd = -1, ready_fd = -1, rc, c, exit_code = 1;
+	pid_t holder = 0;
+	struct stat sb;
+
+	fuse_opt_add_arg(&args, argv[0]);
+	fuse_opt_add_arg(&args, "-o");
+	fuse_opt_add_arg(&args, "default_permissions,fsname=swarmfs,subtype=swarmfs");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+fsdo:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			data_dir = optarg;
+			break;
+		case 'N':
+			if (!store_name_valid(optarg))
+				die_args("invalid node name '%s'", optarg);
+			fs.node_opt = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "full") == 0)
+				fs.sync = STORE_SYNC_FULL;
+			else if (strcmp(optarg, "normal") == 0)
+				fs.sync = STORE_SYNC_NORMAL;
+			else
+				die_args("invalid --sync '%s' (full or normal)", optarg);
+			break;
+		case 'L':
+			if (log_parse_level(optarg, &log_level) < 0)
+				die_args("invalid log level '%s'", optarg);
+			break;
+		case 'f':
+			fs.foreground = true;
+			break;
+		case 's':
+			single = true;
+			break;
+		case 'd':
+			debug = true;
+			fs.foreground = true;
+			break;
+		case 'o':
+			scan_ro(optarg, &fs.readonly);
+			fuse_opt_add_arg(&args, "-o");
+			fuse_opt_add_arg(&args, optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("swarmfs %s\n", SWARMFS_VERSION);
+			return 0;
+		case ':':
+			die_args("option '%s' needs an argument", argv[optind - 1]);
+			break;
+		default:
+			if (optopt)
+				die_args("unknown option '-%c'", optopt);
+			die_args("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		die_args("missing MOUNTPOINT (see --help)");
+	if (optind + 1 < argc)
+		die_args("unexpected argument '%s'", argv[optind + 1]);
+	if (debug) {
+		fuse_opt_add_arg(&args, "-d");
+		log_level = LOG_DEBUG;
+	}
+	if (stat(argv[optind], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", argv[optind]);
+		return 1;
+	}
+	if (realpath(argv[optind], fs.mountpoint) == NULL)
+		snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", argv[optind]);
+
+	if (data_dir)
+		snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", data_dir);
+	else if (store_default_data_dir(fs.data_dir, sizeof(fs.data_dir)) < 0)
+		die_args("unable to find a data dir: set --data-dir");
+	rc = store_prepare_data_dir(fs.data_dir, fs.readonly, &err);
+	if (rc < 0) {
+		fprintf(stderr, "swarmfs: %s\n", err.msg);
+		return 1;
+	}
+	{
+		char abs[PATH_MAX];
+		if (realpath(fs.data_dir, abs))
+			snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", abs);
+	}
+	snprintf(fs.db_path, sizeof(fs.db_path), "%s/%s", fs.data_dir, STORE_DB_FILE);
+	rc = lock_data_dir(&lock_fd, &holder);
+	if (rc == -EBUSY) {
+		fprintf(stderr, "swarmfs: data dir '%s' is in use by swarmfs pid %d\n",
+			fs.data_dir, (int)holder);
+		return 1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "swarmfs: unable to lock data dir '%s': %s\n", fs.data_dir,
+			strerror(-rc));
+		return 1;
+	}
+
+	/* Open the store once to surface its errors on the terminal, then
+	 * close it: no SQLite connection may cross the fork. */
+	memset(&so, 0, sizeof(so));
+	so.node = fs.node_opt;
+	so.sync = fs.sync;
+	so.readonly = fs.readonly;
+	so.create = !fs.readonly;
+	so.quick_check = true;
+	rc = store_open(fs.db_path, &so, &st, &err);
+	if (rc < 0) {
+		fprintf(stderr, "swarmfs: %s\n", err.msg);
+		return 1;
+	}
+	snprintf(fs.node, sizeof(fs.node), "%s", store_node(st));
+	store_close(st);
+
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.started_ms = fs_now_ms();
+	fs_inode_table_init();
+	fs_store_init();
+	fuse_set_log_func(fuse_log_to_ours);
+
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	if (fs.se == NULL) {
+		fprintf(stderr, "swarmfs: invalid mount options\n");
+		exit_code = 2;
+		goto out_table;
+	}
+	if (fuse_set_signal_handlers(fs.se) != 0) {
+		fprintf(stderr, "swarmfs: unable to set signal handlers\n");
+		goto out_session;
+	}
+	if (fuse_session_mount(fs.se, fs.mountpoint) != 0) {
+		fprintf(stderr, "swarmfs: unable to mount on '%s'\n", fs.mountpoint);
+		goto out_signals;
+	}
+
+	if (!fs.foreground) {
+		int pfd[2], null_fd;
+		pid_t pid;
+
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			fprintf(stderr, "swarmfs: unable to create a pipe: %s\n", strerror(errno));
+			goto out_unmount;
+		}
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "swarmfs: unable to fork: %s\n", strerror(errno));
+			goto out_unmount;
+		}
+		if (pid > 0) {
+			close(pfd[1]);
+			wait_ready(pfd[0]);
+		}
+		close(pfd[0]);
+		ready_fd = pfd[1];
+		setsid();
+		if (chdir("/") < 0)
+			log_msg(LOG_WARNING, "unable to chdir to '/'");
+		null_fd = open("/dev/null", O_RDWR);
+		if (null_fd >= 0) {
+			dup2(null_fd, 0);
+			dup2(null_fd, 1);
+			dup2(null_fd, 2);
+			if (null_fd > 2)
+				close(null_fd);
+		}
+		log_use_syslog("swarmfs");
+	} else if (chdir("/") < 0) {
+		log_msg(LOG_WARNING, "unable to chdir to '/'");
+	}
+	fs.pid = getpid();
+	write_pid(lock_fd);
+
+	rc = fs_watch_start();
+	if (rc < 0) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "unable to start the watcher: %s", strerror(-rc));
+		if (ready_fd < 0)
+			fprintf(stderr, "swarmfs: %s\n", msg);
+		report(ready_fd, msg);
+		goto out_unmount;
+	}
+	log_msg(LOG_NOTICE, "mounted '%s' on '%s' (node %s)", fs.data_dir, fs.mountpoint, fs.node);
+	report(ready_fd, "");
+	if (ready_fd >= 0)
+		close(ready_fd);
+	ready_fd = -1;
+
+	if (single) {
+		rc = fuse_session_loop(fs.se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_max_threads(cfg, 16);
+		rc = fuse_session_loop_mt(fs.se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	exit_code = rc == 0 || fuse_session_exited(fs.se) ? 0 : 1;
+	log_msg(LOG_NOTICE, "unmounting '%s'", fs.mountpoint);
+	fs_events_shutdown();
+	fs_watch_request_stop();
+out_unmount:
+	/* Unmount before joining the watcher: a notify it is sending may wait
+	 * for a process whose request the finished loop will never answer;
+	 * unmounting aborts those requests. */
+	fuse_session_unmount(fs.se);
+	fs_watch_request_stop();
+	fs_watch_join();
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_table:
+	if (ready_fd >= 0) {
+		report(ready_fd, "unable to start");
+		close(ready_fd);
+	}
+	fs_store_close_thread();
+	fs_inode_table_destroy();
+	fuse_opt_free_args(&args);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return exit_code;
+}

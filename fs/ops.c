@@ -1,1 +1,1810 @@
-/* placeholder: being written */
+/* ops.c - the FUSE low-level operations: the tree, resource reads from a
+ * rendering taken at open, writes into a per-handle buffer committed as one
+ * store transaction at flush/fsync (or at the rename of a scratch file onto
+ * NAME.json), and the scratch files that editors and sed need. */
+#include "handle.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+/* Documents up to one page may use the page cache: the kernel fills one
+ * page from one read reply, so a reader sees one version or the other.
+ * Larger documents span several pages that could come from two versions
+ * across a concurrent change, so they bypass the page cache (direct_io). */
+#define PAGE_DOC_MAX 4096
+
+/* What a handler needs to know about an inode, copied under the table lock. */
+struct info {
+	fuse_ino_t ino;
+	enum fs_type type;
+	enum store_kind kind;
+	fuse_ino_t parent;
+	bool hashed;
+	bool pending;
+	char ns[STORE_NAME_MAX + 1];
+	char name[NAME_MAX + 1];
+	char rname[STORE_NAME_MAX + 1];
+	int64_t size;
+	int64_t mtime_ms;
+};
+
+/* Requires the table lock. */
+static void info_of(const struct fs_inode *in, struct info *i)
+{
+	i->ino = in->ino;
+	i->type = in->type;
+	i->kind = in->kind;
+	i->parent = in->parent;
+	i->hashed = in->hashed;
+	i->pending = in->pending;
+	memcpy(i->ns, in->ns, sizeof(i->ns));
+	memcpy(i->name, in->name, sizeof(i->name));
+	memcpy(i->rname, in->rname, sizeof(i->rname));
+	i->size = in->size;
+	i->mtime_ms = in->mtime_ms;
+	if (in->type == FS_T_SCRATCH && in->scratch) {
+		size_t len;
+		fs_scratch_stat(in->scratch, &len, &i->mtime_ms);
+		i->size = (int64_t)len;
+	}
+}
+
+static int get_info(fuse_ino_t ino, struct info *i)
+{
+	struct fs_inode *in;
+
+	fs_inode_lock();
+	in = fs_inode_find(ino);
+	if (in)
+		info_of(in, i);
+	fs_inode_unlock();
+	return in ? 0 : -ENOENT;
+}
+
+/* Maps store errors to the errnos the SPEC documents; anything else is EIO. */
+static int errno_of(int rc)
+{
+	switch (-rc) {
+	case EINVAL: case ESTALE: case EFBIG: case ENOENT: case ENOSPC:
+	case EIO: case EROFS: case EEXIST: case ENOTEMPTY: case EBUSY:
+	case ENOMEM: case EACCES: case EPERM:
+		return -rc;
+	default:
+		return EIO;
+	}
+}
+
+static void doc_path(char *buf, size_t size, enum store_kind kind, const char *ns,
+		     const char *fname)
+{
+	snprintf(buf, size, "%s/%s/%s", store_kind_dir(kind), ns, fname);
+}
+
+static struct timespec ts_of(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	return ts;
+}
+
+static void fill_stat(struct stat *st, fuse_ino_t ino, bool dir, int64_t size,
+		      int64_t mtime_ms, bool linked)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
+	st->st_nlink = dir ? 2 : (linked ? 1 : 0);
+	st->st_uid = fs.uid;
+	st->st_gid = fs.gid;
+	st->st_size = size;
+	st->st_blksize = 4096;
+	st->st_blocks = (size + 511) / 512;
+	st->st_mtim = ts_of(mtime_ms);
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static int get_store(struct store **s)
+{
+	int rc = fs_store(s);
+
+	return rc < 0 ? -EIO : 0;
+}
+
+/* Attributes of any inode, from the store where it has them. */
+static int stat_info(const struct info *i, struct stat *st, double *timeout)
+{
+	struct store *s;
+	int rc;
+
+	*timeout = FS_TIMEOUT;
+	switch (i->type) {
+	case FS_T_ROOT: case FS_T_KIND: case FS_T_SNAPSHOTS: case FS_T_CONFLICTS:
+		fill_stat(st, i->ino, true, 0, fs.started_ms, true);
+		return 0;
+	case FS_T_STATUS: {
+		char *buf;
+		size_t len = 0;
+		/* Report the exact length of what a read would return now:
+		 * tar and rsync copy exactly st_size bytes. */
+		rc = fs_status_render(&buf, &len);
+		if (rc == 0)
+			free(buf);
+		fill_stat(st, i->ino, false, (int64_t)len, fs_now_ms(), true);
+		*timeout = 0;
+		return 0;
+	}
+	case FS_T_EVENTS:
+		fill_stat(st, i->ino, false, 0, fs_now_ms(), true);
+		*timeout = 0;
+		return 0;
+	case FS_T_NS: {
+		struct store_ns_info ni;
+		rc = get_store(&s);
+		if (rc < 0)
+			return rc;
+		rc = store_ns_get(s, i->kind, i->ns, &ni);
+		if (rc == 0) {
+			fill_stat(st, i->ino, true, 0, ni.updated_ms, true);
+			return 0;
+		}
+		if (rc == -ENOENT) {
+			fill_stat(st, i->ino, true, 0, fs.started_ms, false);
+			return 0;
+		}
+		return rc;
+	}
+	case FS_T_RESOURCE: {
+		struct store_meta meta;
+		if (i->hashed && !i->pending) {
+			rc = get_store(&s);
+			if (rc < 0)
+				return rc;
+			rc = store_stat(s, i->kind, i->ns, i->rname, &meta);
+			if (rc == 0) {
+				fs_inode_lock();
+				struct fs_inode *in = fs_inode_find(i->ino);
+				if (in) {
+					in->size = meta.size;
+					in->mtime_ms = meta.updated_ms;
+				}
+				fs_inode_unlock();
+				fill_stat(st, i->ino, false, meta.size, meta.updated_ms, true);
+				return 0;
+			}
+			if (rc != -ENOENT)
+				return rc;
+		}
+		if (i->pending) {
+			fill_stat(st, i->ino, false, 0, fs_now_ms(), true);
+			return 0;
+		}
+		fill_stat(st, i->ino, false, i->size, i->mtime_ms, false);
+		return 0;
+	}
+	case FS_T_SCRATCH:
+		fill_stat(st, i->ino, false, i->size, i->mtime_ms, i->hashed);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void reply_entry_locked_done(fuse_req_t req, const struct stat *st, fuse_ino_t ino,
+				    double attr_timeout)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = ino;
+	e.attr = *st;
+	e.attr_timeout = attr_timeout;
+	e.entry_timeout = FS_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+/* A negative entry, cached by the kernel like a positive one; the watcher
+ * invalidates it when another process creates the name. */
+static void reply_negative(fuse_req_t req)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = FS_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+/* ---- lookup, forget, getattr -------------------------------------------- */
+
+static fuse_ino_t root_child(const char *name)
+{
+	enum store_kind k;
+
+	if (store_kind_from_dir(name, &k) == 0)
+		return FS_INO_KIND(k);
+	if (strcmp(name, "status.json") == 0)
+		return FS_INO_STATUS;
+	if (strcmp(name, "events") == 0)
+		return FS_INO_EVENTS;
+	if (strcmp(name, "snapshots") == 0)
+		return FS_INO_SNAPSHOTS;
+	if (strcmp(name, "conflicts") == 0)
+		return FS_INO_CONFLICTS;
+	return 0;
+}
+
+/* Finds or creates the inode for parent/name and counts one kernel lookup;
+ * requires the table lock.  An inode of another type under that name (a
+ * namespace that was removed and re-created...) is replaced. */
+static int take_inode(fuse_ino_t parent, const char *name, enum fs_type type,
+		      enum store_kind kind, const char *ns, struct fs_inode **out)
+{
+	struct fs_inode *in = fs_inode_find_name(parent, name);
+	int rc;
+
+	if (in && in->type != type) {
+		fs_inode_unhash(in);
+		fs_inode_maybe_free(in);
+		in = NULL;
+	}
+	if (in == NULL) {
+		rc = fs_inode_new(parent, name, type, kind, ns, &in);
+		if (rc < 0)
+			return rc;
+	}
+	in->nlookup++;
+	*out = in;
+	return 0;
+}
+
+static void lookup_fixed(fuse_req_t req, fuse_ino_t ino)
+{
+	struct info i;
+	struct stat st;
+	double t;
+
+	get_info(ino, &i);
+	stat_info(&i, &st, &t);
+	reply_entry_locked_done(req, &st, ino, t);
+}
+
+static void lookup_ns(fuse_req_t req, fuse_ino_t parent, enum store_kind kind,
+		      const char *name)
+{
+	struct store_ns_info ni;
+	struct fs_inode *in;
+	struct store *s;
+	struct stat st;
+	fuse_ino_t ino;
+	int rc;
+
+	if (!store_name_valid(name)) {
+		reply_negative(req);
+		return;
+	}
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_ns_get(s, kind, name, &ni);
+	if (rc == -ENOENT) {
+		fs_inode_lock();
+		in = fs_inode_find_name(parent, name);
+		if (in)
+			fs_inode_unhash(in);
+		if (in)
+			fs_inode_maybe_free(in);
+		fs_inode_unlock();
+		reply_negative(req);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_inode_lock();
+	rc = take_inode(parent, name, FS_T_NS, kind, name, &in);
+	ino = rc == 0 ? in->ino : 0;
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_stat(&st, ino, true, 0, ni.updated_ms, true);
+	reply_entry_locked_done(req, &st, ino, FS_TIMEOUT);
+}
+
+static void lookup_resource(fuse_req_t req, fuse_ino_t parent, enum store_kind kind,
+			    const char *ns, const char *name, const char *rname)
+{
+	struct store_meta meta;
+	struct fs_inode *in;
+	struct store *s;
+	struct stat st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_stat(s, kind, ns, rname, &meta);
+	if (rc < 0 && rc != -ENOENT) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_inode_lock();
+	in = fs_inode_find_name(parent, name);
+	if (rc == -ENOENT) {
+		if (in && in->pending) {
+			in->nlookup++;
+			fill_stat(&st, in->ino, false, 0, fs_now_ms(), true);
+			fs_inode_unlock();
+			reply_entry_locked_done(req, &st, st.st_ino, FS_TIMEOUT);
+			return;
+		}
+		if (in) {
+			/* Deleted by another process. */
+			fs_inode_unhash(in);
+			fs_inode_maybe_free(in);
+		}
+		fs_inode_unlock();
+		reply_negative(req);
+		return;
+	}
+	rc = take_inode(parent, name, FS_T_RESOURCE, kind, ns, &in);
+	if (rc == 0) {
+		in->pending = false;
+		in->size = meta.size;
+		in->mtime_ms = meta.updated_ms;
+		fill_stat(&st, in->ino, false, meta.size, meta.updated_ms, true);
+	}
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry_locked_done(req, &st, st.st_ino, FS_TIMEOUT);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	char rname[STORE_NAME_MAX + 1];
+	struct fs_inode *in;
+	struct info p;
+	struct stat st;
+
+	if (get_info(parent, &p) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	switch (p.type) {
+	case FS_T_ROOT: {
+		fuse_ino_t ino = root_child(name);
+		if (ino)
+			lookup_fixed(req, ino);
+		else
+			reply_negative(req);
+		return;
+	}
+	case FS_T_KIND:
+		lookup_ns(req, parent, p.kind, name);
+		return;
+	case FS_T_NS:
+		if (fs_resource_name(name, rname)) {
+			lookup_resource(req, parent, p.kind, p.ns, name, rname);
+			return;
+		}
+		fs_inode_lock();
+		in = fs_inode_find_name(parent, name);
+		if (in && in->type == FS_T_SCRATCH) {
+			struct info i;
+			double t;
+			in->nlookup++;
+			info_of(in, &i);
+			fs_inode_unlock();
+			stat_info(&i, &st, &t);
+			reply_entry_locked_done(req, &st, i.ino, t);
+			return;
+		}
+		fs_inode_unlock();
+		reply_negative(req);
+		return;
+	case FS_T_SNAPSHOTS:
+	case FS_T_CONFLICTS:
+		reply_negative(req);
+		return;
+	default:
+		fuse_reply_err(req, ENOTDIR);
+	}
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_inode_forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_inode_forget(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct info i;
+	struct stat st;
+	double t;
+	int rc;
+
+	if (get_info(ino, &i) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = stat_info(&i, &st, &t);
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	/* fstat on a handle being written reports what was written so far,
+	 * as a local file would; everyone else sees the committed size. */
+	if (h && h->type == FS_H_DOC && h->writable) {
+		pthread_mutex_lock(&h->lock);
+		st.st_size = (off_t)h->len;
+		st.st_blocks = (st.st_size + 511) / 512;
+		pthread_mutex_unlock(&h->lock);
+		t = 0;
+	}
+	fuse_reply_attr(req, &st, t);
+}
+
+/* ---- committing --------------------------------------------------------- */
+
+/*
+ * Tells the kernel that the inode's attributes changed.  Safe inside a
+ * handler: with a negative offset the kernel only bumps the attribute
+ * version and marks the attributes stale; it takes no page lock and no inode
+ * lock, so it cannot wait on the request we are serving.  Page-cache
+ * freshness comes from the keep_cache decision at the next open.
+ */
+static void inval_attr(fuse_ino_t ino)
+{
+	int rc = fuse_lowlevel_notify_inval_inode(fs.se, ino, -1, 0);
+
+	if (rc < 0 && rc != -ENOENT)
+		log_msg(LOG_DEBUG, "unable to invalidate attributes of inode %lu: %s",
+			(unsigned long)ino, strerror(-rc));
+}
+
+/* Records the new state of a committed resource inode. */
+static void note_commit(struct store *s, fuse_ino_t ino, enum store_kind kind,
+			const char *ns, const char *rname)
+{
+	struct store_meta meta;
+	struct fs_inode *in;
+	bool have = store_stat(s, kind, ns, rname, &meta) == 0;
+
+	fs_inode_lock();
+	in = fs_inode_find(ino);
+	if (in) {
+		in->pending = false;
+		in->kvalid = false;
+		if (have) {
+			in->size = meta.size;
+			in->mtime_ms = meta.updated_ms;
+		}
+	}
+	fs_inode_unlock();
+	inval_attr(ino);
+	fs_watch_kick();
+}
+
+/*
+ * Commits a write handle's buffer if it received a write or truncate since
+ * the last attempt; requires h->lock.  Bash's `echo x > f` closes the
+ * original descriptor before writing through the dup, so a flush with
+ * nothing written must not commit (it would store an empty document).
+ */
+static int commit(struct fs_handle *h)
+{
+	struct store_result res;
+	struct store_err err = { "" };
+	char path[PATH_MAX];
+	struct store *s;
+	struct info i;
+	int rc;
+
+	if (!h->written)
+		return h->rejected ? -EINVAL : 0;
+	h->written = false;
+	h->attempted = true;
+	rc = get_info(h->inode->ino, &i);
+	if (rc < 0 || i.type != FS_T_RESOURCE || !i.hashed)
+		return 0; /* unlinked while open: like a local file, nothing to store */
+	doc_path(path, sizeof(path), i.kind, i.ns, i.name);
+	if (h->len == 0) {
+		fs_reject(path, EINVAL, "empty document not stored");
+		inval_attr(i.ino);
+		return -EINVAL;
+	}
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_put(s, i.kind, i.ns, i.rname, h->buf, h->len, NULL, &res, &err);
+	if (rc < 0) {
+		fs_reject(path, errno_of(rc), err.msg);
+		inval_attr(i.ino);
+		return rc;
+	}
+	h->committed = true;
+	note_commit(s, i.ino, i.kind, i.ns, i.rname);
+	return 0;
+}
+
+/* ---- open, read, write, release ----------------------------------------- */
+
+/* Sets up a DOC handle for `in` (a held reference passes to the handle). */
+static int open_doc(struct fs_inode *in, int flags, struct fs_handle **out,
+		    struct fuse_file_info *fi)
+{
+	int acc = flags & O_ACCMODE;
+	struct store_meta meta;
+	struct fs_handle *h;
+	struct store *s;
+	struct info i;
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	fs_inode_lock();
+	info_of(in, &i);
+	fs_inode_unlock();
+	rc = fs_handle_new(FS_H_DOC, in, &h);
+	if (rc < 0)
+		return rc;
+	memset(&meta, 0, sizeof(meta));
+	if (acc != O_RDONLY && (flags & O_TRUNC)) {
+		h->truncated = true;
+	} else {
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = store_read(s, i.kind, i.ns, i.rname, STORE_RENDER_LIVE,
+					&meta, &doc, &len);
+		if (rc == -ENOENT && i.pending)
+			rc = 0;
+		if (rc < 0) {
+			h->inode = NULL;
+			fs_handle_free(h);
+			return rc;
+		}
+	}
+	h->buf = doc;
+	h->len = len;
+	h->cap = doc ? len + 1 : 0;
+	h->meta = meta;
+	if (acc != O_RDONLY) {
+		h->writable = true;
+		/* Writers bypass the page cache: the kernel would otherwise keep
+		 * the user's bytes, not the canonical rendering, as the file. */
+		fi->direct_io = 1;
+		fs_inode_lock();
+		in->writers++;
+		fs_inode_unlock();
+	} else if (len > PAGE_DOC_MAX) {
+		fi->direct_io = 1;
+	} else {
+		/* keep_cache only when the kernel's pages hold exactly this
+		 * version and no handle of an older rendering is still open that
+		 * could refill them; otherwise keep_cache=0 makes the kernel
+		 * drop the cached pages at this open. */
+		fs_inode_lock();
+		if (in->kvalid && in->kversion == meta.version && in->khlc == meta.hlc &&
+		    in->nopen == in->nopen_kgen) {
+			fi->keep_cache = 1;
+		} else {
+			in->kgen++;
+			in->kvalid = true;
+			in->kversion = meta.version;
+			in->khlc = meta.hlc;
+			in->nopen_kgen = 0;
+		}
+		h->kgen = in->kgen;
+		in->nopen++;
+		in->nopen_kgen++;
+		fs_inode_unlock();
+	}
+	*out = h;
+	return 0;
+}
+
+static int open_scratch(struct fs_inode *in, int flags, struct fs_handle **out,
+			struct fuse_file_info *fi)
+{
+	struct fs_scratch *sc = NULL;
+	struct fs_handle *h;
+	int rc;
+
+	fs_inode_lock();
+	if (in->scratch)
+		sc = fs_scratch_ref(in->scratch);
+	fs_inode_unlock();
+	if (sc == NULL)
+		return -ENOENT;
+	if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_TRUNC))
+		fs_scratch_truncate(sc, 0);
+	rc = fs_handle_new(FS_H_SCRATCH, in, &h);
+	if (rc < 0) {
+		fs_scratch_unref(sc);
+		return rc;
+	}
+	h->scratch = sc;
+	/* One copy of the content, in the daemon: every handle sees every
+	 * write at once, with no page cache in between. */
+	fi->direct_io = 1;
+	*out = h;
+	return 0;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	struct fs_handle *h = NULL;
+	struct fs_inode *in = fs_inode_ref(ino);
+	struct store *s;
+	int rc = 0;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	switch (in->type) {
+	case FS_T_STATUS:
+	case FS_T_EVENTS:
+		if (acc != O_RDONLY) {
+			rc = -EACCES;
+			break;
+		}
+		rc = fs_handle_new(in->type == FS_T_STATUS ? FS_H_STATUS : FS_H_EVENTS, in, &h);
+		if (rc < 0)
+			break;
+		if (in->type == FS_T_STATUS) {
+			rc = fs_status_render(&h->buf, &h->len);
+		} else {
+			int64_t rev = 0;
+			rc = get_store(&s);
+			if (rc == 0)
+				rc = store_revision(s, &rev);
+			if (rc == 0)
+				rc = fs_events_open(rev, &h->reader);
+			fi->nonseekable = 1;
+		}
+		fi->direct_io = 1;
+		break;
+	case FS_T_RESOURCE:
+		rc = open_doc(in, fi->flags, &h, fi);
+		break;
+	case FS_T_SCRATCH:
+		rc = open_scratch(in, fi->flags, &h, fi);
+		break;
+	default:
+		rc = -EISDIR;
+	}
+	if (rc < 0) {
+		if (h)
+			fs_handle_free(h);
+		else
+			fs_inode_unref(in);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) < 0)
+		fs_handle_free(h);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	char *buf;
+	size_t n;
+	int rc;
+
+	switch (h->type) {
+	case FS_H_EVENTS:
+		fs_events_read(req, h->reader, size);
+		return;
+	case FS_H_SCRATCH:
+		rc = fs_scratch_read(h->scratch, off, size, &buf, &n);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fuse_reply_buf(req, buf, n);
+		free(buf);
+		return;
+	case FS_H_DOC:
+	case FS_H_STATUS:
+		pthread_mutex_lock(&h->lock);
+		n = 0;
+		if (off >= 0 && (size_t)off < h->len)
+			n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+		fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+		pthread_mutex_unlock(&h->lock);
+		return;
+	default:
+		fuse_reply_err(req, EISDIR);
+	}
+}
+
+/* Requires h->lock: the early checks on a sequential write from offset 0.
+ * Returns 0 or -EINVAL with the reason in err. */
+static int early_check(struct fs_handle *h, const char *data, size_t size, off_t off,
+		       struct store_err *err)
+{
+	enum store_scan_state state;
+	struct store_doc doc;
+	struct info i;
+	int rc;
+
+	if (off == 0) {
+		store_jsonscan_init(&h->scan);
+		h->scan_on = true;
+		h->scan_parsed = false;
+		h->scan_end = 0;
+		h->rejected = false;
+	}
+	if (!h->scan_on || (size_t)off != h->scan_end) {
+		/* Not sequential from 0 (a seek, O_APPEND...): the whole
+		 * document is checked at the commit. */
+		h->scan_on = false;
+		return 0;
+	}
+	state = store_jsonscan_feed(&h->scan, data, size);
+	h->scan_end += size;
+	if (state == STORE_SCAN_INVALID) {
+		snprintf(err->msg, sizeof(err->msg), "invalid JSON at byte %zu: %s",
+			 h->scan.error_offset, h->scan.error[0] ? h->scan.error : "syntax error");
+		return -EINVAL;
+	}
+	if (state != STORE_SCAN_COMPLETE || h->scan_parsed)
+		return 0;
+	h->scan_parsed = true;
+	if (get_info(h->inode->ino, &i) < 0 || i.type != FS_T_RESOURCE)
+		return 0;
+	rc = store_doc_parse(i.kind, i.ns, i.rname, h->buf, h->scan_end, &doc, err);
+	if (rc == 0)
+		store_doc_release(&doc);
+	return rc == -EINVAL ? rc : 0;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct store_err err = { "" };
+	char path[PATH_MAX];
+	struct info i;
+	int rc;
+
+	if (h->type == FS_H_SCRATCH) {
+		rc = fs_scratch_write(h->scratch, data, size, off);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	if (h->type != FS_H_DOC || !h->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (off < 0 || (uint64_t)off + size > STORE_DOC_MAX) {
+		rc = -EFBIG;
+		snprintf(err.msg, sizeof(err.msg), "document larger than %d bytes", STORE_DOC_MAX);
+	} else {
+		rc = fs_handle_write(h, data, size, off, STORE_DOC_MAX);
+	}
+	if (rc == 0) {
+		h->written = true;
+		if (h->rejected && off != 0) {
+			/* Already told this writer; keep saying it. */
+			h->written = false;
+			pthread_mutex_unlock(&h->lock);
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		rc = early_check(h, data, size, off, &err);
+	}
+	if (rc < 0 && (rc == -EINVAL || rc == -EFBIG)) {
+		bool first = !h->rejected;
+		h->rejected = true;
+		h->written = false;
+		pthread_mutex_unlock(&h->lock);
+		if (first && get_info(ino, &i) == 0) {
+			doc_path(path, sizeof(path), i.kind, i.ns, i.name);
+			fs_reject(path, -rc, err.msg);
+		}
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	int rc = 0;
+
+	if (h->type == FS_H_DOC && h->writable) {
+		pthread_mutex_lock(&h->lock);
+		rc = commit(h);
+		pthread_mutex_unlock(&h->lock);
+	}
+	fuse_reply_err(req, rc < 0 ? errno_of(rc) : 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	op_flush(req, ino, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct fs_inode *in = h->inode;
+	char path[PATH_MAX];
+	bool drop_pending = false;
+	struct info i;
+
+	if (h->type == FS_H_EVENTS) {
+		fs_events_release(h->reader);
+		h->reader = NULL;
+	} else if (h->type == FS_H_DOC && h->writable) {
+		pthread_mutex_lock(&h->lock);
+		if (h->written)
+			commit(h); /* no flush came (cannot happen for close()) */
+		if (!h->attempted && !h->rejected && (h->truncated || h->created) &&
+		    get_info(ino, &i) == 0 && i.type == FS_T_RESOURCE && i.hashed) {
+			doc_path(path, sizeof(path), i.kind, i.ns, i.name);
+			fs_reject(path, EINVAL, "empty document not stored");
+		}
+		pthread_mutex_unlock(&h->lock);
+		fs_inode_lock();
+		in->writers--;
+		if (in->pending && in->writers == 0) {
+			/* Created but never committed: the name goes away. */
+			in->pending = false;
+			drop_pending = true;
+			info_of(in, &i);
+		}
+		fs_inode_unlock();
+		if (drop_pending)
+			fs_watch_queue_inval(i.parent, i.name, i.ino);
+		else if (h->truncated && !h->committed)
+			fs_watch_queue_inval(0, NULL, ino);
+	} else if (h->type == FS_H_DOC) {
+		fs_inode_lock();
+		in->nopen--;
+		if (h->kgen == in->kgen)
+			in->nopen_kgen--;
+		fs_inode_unlock();
+	}
+	fs_handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- setattr ------------------------------------------------------------ */
+
+/* truncate(2) of a resource nobody has open for writing: render, resize,
+ * commit (usually invalid, and then nothing changes). */
+static int truncate_stored(const struct info *i, off_t size)
+{
+	struct store_err err = { "" };
+	struct store_result res;
+	struct store_meta meta;
+	char path[PATH_MAX];
+	struct store *s;
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (size > STORE_DOC_MAX)
+		return -EFBIG;
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_read(s, i->kind, i->ns, i->rname, STORE_RENDER_LIVE, &meta, &doc, &len);
+	if (rc < 0)
+		return rc;
+	if ((size_t)size == len) {
+		free(doc);
+		return 0;
+	}
+	char *p = realloc(doc, (size_t)size + 1);
+	if (p == NULL) {
+		free(doc);
+		return -ENOMEM;
+	}
+	if ((size_t)size > len)
+		memset(p + len, 0, (size_t)size - len);
+	doc_path(path, sizeof(path), i->kind, i->ns, i->name);
+	if (size == 0) {
+		rc = -EINVAL;
+		snprintf(err.msg, sizeof(err.msg), "empty document not stored");
+	} else {
+		rc = store_put(s, i->kind, i->ns, i->rname, p, (size_t)size, NULL, &res, &err);
+	}
+	free(p);
+	if (rc < 0) {
+		fs_reject(path, errno_of(rc), err.msg);
+		return rc;
+	}
+	note_commit(s, i->ino, i->kind, i->ns, i->rname);
+	return 0;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct info i;
+	struct stat st;
+	double t;
+	int rc = 0;
+
+	if (get_info(ino, &i) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Mode, owner and times are accepted and ignored: permissions come
+	 * from the mount, and install, cp -p and touch must not fail. */
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		switch (i.type) {
+		case FS_T_STATUS:
+		case FS_T_EVENTS:
+			rc = -EACCES;
+			break;
+		case FS_T_RESOURCE:
+			if (h && h->type == FS_H_DOC && h->writable) {
+				pthread_mutex_lock(&h->lock);
+				rc = fs_handle_resize(h, (size_t)attr->st_size, STORE_DOC_MAX);
+				if (rc == 0) {
+					h->written = true;
+					h->rejected = false;
+					if (h->scan_end > (size_t)attr->st_size || attr->st_size == 0) {
+						store_jsonscan_init(&h->scan);
+						h->scan_on = attr->st_size == 0;
+						h->scan_parsed = false;
+						h->scan_end = 0;
+					}
+				}
+				pthread_mutex_unlock(&h->lock);
+			} else if (i.pending) {
+				rc = attr->st_size == 0 ? 0 : -EINVAL;
+			} else {
+				rc = truncate_stored(&i, attr->st_size);
+			}
+			break;
+		case FS_T_SCRATCH:
+			if (h && h->type == FS_H_SCRATCH) {
+				rc = fs_scratch_truncate(h->scratch, attr->st_size);
+			} else {
+				struct fs_scratch *sc = NULL;
+				fs_inode_lock();
+				struct fs_inode *in = fs_inode_find(ino);
+				if (in && in->scratch)
+					sc = fs_scratch_ref(in->scratch);
+				fs_inode_unlock();
+				rc = sc ? fs_scratch_truncate(sc, attr->st_size) : -ENOENT;
+				fs_scratch_unref(sc);
+			}
+			break;
+		default:
+			rc = -EISDIR;
+		}
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	get_info(ino, &i);
+	rc = stat_info(&i, &st, &t);
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	if (h && h->type == FS_H_DOC && h->writable) {
+		pthread_mutex_lock(&h->lock);
+		st.st_size = (off_t)h->len;
+		pthread_mutex_unlock(&h->lock);
+		t = 0;
+	}
+	fuse_reply_attr(req, &st, t);
+}
+
+/* ---- create, mkdir, unlink, rmdir, rename -------------------------------- */
+
+static int parent_write_errno(enum fs_type t)
+{
+	switch (t) {
+	case FS_T_SNAPSHOTS:
+	case FS_T_CONFLICTS:
+		return EROFS;
+	case FS_T_ROOT:
+	case FS_T_KIND:
+		return EPERM;
+	case FS_T_NS:
+		return 0;
+	default:
+		return ENOTDIR;
+	}
+}
+
+static void reply_created(fuse_req_t req, struct fs_handle *h, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct info i;
+	double t;
+
+	memset(&e, 0, sizeof(e));
+	get_info(h->inode->ino, &i);
+	stat_info(&i, &e.attr, &t);
+	if (h->type == FS_H_DOC) {
+		e.attr.st_size = (off_t)h->len;
+		t = 0;
+	}
+	e.ino = i.ino;
+	e.attr_timeout = t;
+	e.entry_timeout = FS_TIMEOUT;
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_create(req, &e, fi) < 0)
+		fs_handle_free(h); /* the kernel's forget undoes the lookup */
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	char rname[STORE_NAME_MAX + 1];
+	struct store_meta meta;
+	struct fs_handle *h = NULL;
+	struct fs_inode *in;
+	struct store *s;
+	struct info p;
+	int rc;
+
+	if (get_info(parent, &p) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = parent_write_errno(p.type);
+	if (rc) {
+		fuse_reply_err(req, rc);
+		return;
+	}
+	if (fs_resource_name(name, rname)) {
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = store_stat(s, p.kind, p.ns, rname, &meta);
+		if (rc < 0 && rc != -ENOENT) {
+			fuse_reply_err(req, errno_of(rc));
+			return;
+		}
+		if (rc == 0 && (fi->flags & O_EXCL)) {
+			fuse_reply_err(req, EEXIST);
+			return;
+		}
+		fs_inode_lock();
+		if (rc == 0) {
+			rc = take_inode(parent, name, FS_T_RESOURCE, p.kind, p.ns, &in);
+			if (rc == 0)
+				in->pending = false;
+		} else {
+			in = fs_inode_find_name(parent, name);
+			if (in && in->pending && (fi->flags & O_EXCL)) {
+				fs_inode_unlock();
+				fuse_reply_err(req, EEXIST);
+				return;
+			}
+			rc = take_inode(parent, name, FS_T_RESOURCE, p.kind, p.ns, &in);
+			if (rc == 0 && !in->pending) {
+				in->pending = true;
+				in->kvalid = false;
+			}
+		}
+		if (rc == 0)
+			in->refs++;
+		fs_inode_unlock();
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		rc = open_doc(in, fi->flags | ((fi->flags & O_ACCMODE) == O_RDONLY ? O_WRONLY : 0),
+			      &h, fi);
+		if (rc == 0)
+			h->created = in->pending;
+	} else {
+		struct fs_scratch *sc = NULL;
+		fs_inode_lock();
+		in = fs_inode_find_name(parent, name);
+		if (in && in->type == FS_T_SCRATCH && (fi->flags & O_EXCL)) {
+			fs_inode_unlock();
+			fuse_reply_err(req, EEXIST);
+			return;
+		}
+		if (in == NULL || in->type != FS_T_SCRATCH) {
+			rc = fs_scratch_new(&sc);
+			if (rc == 0)
+				rc = take_inode(parent, name, FS_T_SCRATCH, p.kind, p.ns, &in);
+			if (rc == 0)
+				fs_inode_link_scratch(in, sc);
+			else
+				fs_scratch_unref(sc);
+		} else {
+			in->nlookup++;
+		}
+		if (rc == 0)
+			in->refs++;
+		fs_inode_unlock();
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		rc = open_scratch(in, fi->flags, &h, fi);
+	}
+	if (rc < 0) {
+		fs_inode_forget(in->ino, 1);
+		fs_inode_unref(in);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	reply_created(req, h, fi);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct store_err err = { "" };
+	struct fs_inode *in;
+	struct store *s;
+	struct info p;
+	struct stat st;
+	fuse_ino_t ino;
+	int rc;
+
+	if (get_info(parent, &p) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (p.type != FS_T_KIND) {
+		fuse_reply_err(req, p.type == FS_T_RESOURCE || p.type == FS_T_SCRATCH ||
+					    p.type == FS_T_STATUS || p.type == FS_T_EVENTS
+				    ? ENOTDIR : EPERM);
+		return;
+	}
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_ns_create(s, p.kind, name, &err);
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			log_limited(LOG_INFO, "mkdir '%s/%s': %s", store_kind_dir(p.kind), name,
+				    err.msg);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_watch_kick();
+	fs_inode_lock();
+	rc = take_inode(parent, name, FS_T_NS, p.kind, name, &in);
+	ino = rc == 0 ? in->ino : 0;
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_stat(&st, ino, true, 0, fs_now_ms(), true);
+	reply_entry_locked_done(req, &st, ino, FS_TIMEOUT);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store_err err = { "" };
+	struct fs_inode *in;
+	struct store *s;
+	struct info p;
+	bool busy;
+	int rc;
+
+	if (get_info(parent, &p) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	switch (p.type) {
+	case FS_T_KIND:
+		break;
+	case FS_T_ROOT:
+		fuse_reply_err(req, root_child(name) ? EPERM : ENOENT);
+		return;
+	case FS_T_SNAPSHOTS:
+	case FS_T_CONFLICTS:
+		fuse_reply_err(req, ENOENT);
+		return;
+	default:
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	fs_inode_lock();
+	in = fs_inode_find_name(parent, name);
+	busy = in && in->scratch_head;
+	fs_inode_unlock();
+	if (busy) {
+		fuse_reply_err(req, ENOTEMPTY);
+		return;
+	}
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_ns_delete(s, p.kind, name, false, &err);
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_inode_lock();
+	in = fs_inode_find_name(parent, name);
+	if (in) {
+		fs_inode_unhash(in);
+		fs_inode_maybe_free(in);
+	}
+	fs_inode_unlock();
+	fs_watch_kick();
+	fuse_reply_err(req, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	char rname[STORE_NAME_MAX + 1];
+	struct store_err err = { "" };
+	struct store_result res;
+	struct fs_inode *in;
+	struct store *s;
+	struct info p;
+	int rc = 0;
+
+	if (get_info(parent, &p) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	switch (p.type) {
+	case FS_T_NS:
+		break;
+	case FS_T_ROOT:
+		fuse_reply_err(req, root_child(name) ? EPERM : ENOENT);
+		return;
+	case FS_T_KIND:
+		fuse_reply_err(req, EISDIR);
+		return;
+	case FS_T_SNAPSHOTS:
+	case FS_T_CONFLICTS:
+		fuse_reply_err(req, ENOENT);
+		return;
+	default:
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (fs_resource_name(name, rname)) {
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = store_delete(s, p.kind, p.ns, rname, &res, &err);
+		fs_inode_lock();
+		in = fs_inode_find_name(parent, name);
+		if (rc == -ENOENT && in && in->pending)
+			rc = 0;
+		if (rc == 0 && in) {
+			fs_inode_unhash(in);
+			fs_inode_maybe_free(in);
+		}
+		fs_inode_unlock();
+		if (rc == 0)
+			fs_watch_kick();
+	} else {
+		fs_inode_lock();
+		in = fs_inode_find_name(parent, name);
+		if (in && in->type == FS_T_SCRATCH) {
+			fs_inode_unhash(in);
+			fs_inode_maybe_free(in);
+		} else {
+			rc = -ENOENT;
+		}
+		fs_inode_unlock();
+	}
+	fuse_reply_err(req, rc < 0 ? errno_of(rc) : 0);
+}
+
+/* Does dir/name exist (stored, pending or scratch)? */
+static bool exists(struct store *s, const struct info *dir, const char *name)
+{
+	char rname[STORE_NAME_MAX + 1];
+	struct store_meta meta;
+	struct fs_inode *in;
+	bool found;
+
+	if (fs_resource_name(name, rname) && store_stat(s, dir->kind, dir->ns, rname, &meta) == 0)
+		return true;
+	fs_inode_lock();
+	in = fs_inode_find_name(dir->ino, name);
+	found = in && (in->type == FS_T_SCRATCH || in->pending);
+	fs_inode_unlock();
+	return found;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	char srn[STORE_NAME_MAX + 1], drn[STORE_NAME_MAX + 1], path[PATH_MAX];
+	struct store_err err = { "" };
+	struct fs_scratch *content = NULL;
+	struct store_result res;
+	struct fs_inode *src, *dst;
+	struct info p, np;
+	struct store *s;
+	bool src_res, dst_res, src_pending = false, src_scratch = false;
+	fuse_ino_t src_ino = 0;
+	int rc;
+
+	if (flags & ~RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (get_info(parent, &p) < 0 || get_info(newparent, &np) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (p.type != FS_T_NS || np.type != FS_T_NS) {
+		int e = parent_write_errno(p.type) ? parent_write_errno(p.type)
+						   : parent_write_errno(np.type);
+		/* A namespace "rename" becomes copy + remove in mv. */
+		if (p.type == FS_T_KIND && np.type == FS_T_KIND)
+			e = EXDEV;
+		fuse_reply_err(req, e ? e : EXDEV);
+		return;
+	}
+	if (parent != newparent) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if (strcmp(name, newname) == 0) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	rc = get_store(&s);
+	if (rc < 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	src_res = fs_resource_name(name, srn);
+	dst_res = fs_resource_name(newname, drn);
+	if ((flags & RENAME_NOREPLACE) && exists(s, &p, newname)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	fs_inode_lock();
+	src = fs_inode_find_name(parent, name);
+	if (src) {
+		src_ino = src->ino;
+		src_pending = src->pending;
+		src_scratch = src->type == FS_T_SCRATCH;
+		if (src_scratch && src->scratch)
+			content = fs_scratch_ref(src->scratch);
+	}
+	fs_inode_unlock();
+	if (!src_res && content == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+
+	if (src_res && dst_res) {
+		if (src_pending) {
+			struct store_meta m;
+			if (store_stat(s, p.kind, p.ns, drn, &m) == 0)
+				rc = store_delete(s, p.kind, p.ns, drn, &res, &err);
+		} else {
+			rc = store_rename(s, p.kind, p.ns, srn, drn, &res, &err);
+		}
+	} else if (!src_res && dst_res) {
+		char *data;
+		size_t len;
+		rc = fs_scratch_copy(content, &data, &len);
+		if (rc == 0) {
+			doc_path(path, sizeof(path), p.kind, p.ns, newname);
+			if (len == 0) {
+				rc = -EINVAL;
+				snprintf(err.msg, sizeof(err.msg), "empty document not stored");
+			} else {
+				rc = store_put(s, p.kind, p.ns, drn, data, len, NULL, &res, &err);
+			}
+			if (rc < 0)
+				fs_reject(path, errno_of(rc), err.msg);
+			free(data);
+		}
+	} else if (src_res && !dst_res) {
+		struct store_meta meta;
+		char *doc = NULL;
+		size_t len = 0;
+		rc = src_pending ? 0 : store_read(s, p.kind, p.ns, srn, STORE_RENDER_LIVE,
+						   &meta, &doc, &len);
+		if (rc == 0)
+			rc = fs_scratch_new(&content);
+		if (rc == 0)
+			rc = fs_scratch_set(content, doc, len);
+		if (rc == 0 && !src_pending)
+			rc = store_delete(s, p.kind, p.ns, srn, &res, &err);
+		free(doc);
+	}
+	if (rc < 0) {
+		fs_scratch_unref(content);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+
+	fs_inode_lock();
+	src = fs_inode_find_name(parent, name);
+	dst = fs_inode_find_name(parent, newname);
+	if (dst && dst != src) {
+		fs_inode_unhash(dst);
+		fs_inode_maybe_free(dst);
+	}
+	if (src == NULL && !dst_res && content) {
+		/* The kernel had no inode for the source: keep the content
+		 * reachable under its new name all the same. */
+		if (fs_inode_new(parent, newname, FS_T_SCRATCH, p.kind, p.ns, &src) == 0) {
+			fs_inode_link_scratch(src, content);
+			content = NULL;
+		}
+		src = NULL;
+	}
+	if (src) {
+		src_ino = src->ino;
+		fs_inode_rename(src, newname, dst_res ? FS_T_RESOURCE : FS_T_SCRATCH);
+		src->kvalid = false;
+		if (dst_res && !src_scratch)
+			src->pending = src_pending;
+		else
+			src->pending = false;
+		if (!dst_res && src_res) {
+			fs_inode_link_scratch(src, content);
+			content = NULL;
+		}
+	}
+	fs_inode_unlock();
+	fs_scratch_unref(content);
+	if (src_ino)
+		inval_attr(src_ino);
+	fs_watch_kick();
+	fuse_reply_err(req, 0);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+/* ---- directories -------------------------------------------------------- */
+
+struct list_ctx {
+	struct fs_handle *h;
+	int rc;
+};
+
+static int add_ns(const struct store_ns_info *ni, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct fs_dirent e = { .name = (char *)ni->name, .type = FS_T_NS,
+			       .mtime_ms = ni->updated_ms };
+
+	c->rc = fs_handle_add_dirent(c->h, &e);
+	return c->rc;
+}
+
+static int add_resource(const struct store_entry *se, void *arg)
+{
+	struct list_ctx *c = arg;
+	char fname[STORE_NAME_MAX + 6];
+	struct fs_dirent e = { .name = fname, .type = FS_T_RESOURCE, .meta = *se->meta };
+
+	snprintf(fname, sizeof(fname), "%s.json", se->name);
+	c->rc = fs_handle_add_dirent(c->h, &e);
+	return c->rc;
+}
+
+static int add_fixed(struct fs_handle *h, const char *name, fuse_ino_t ino, enum fs_type t)
+{
+	struct fs_dirent e = { .name = (char *)name, .ino = ino, .type = t,
+			       .mtime_ms = fs.started_ms };
+
+	return fs_handle_add_dirent(h, &e);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct list_ctx c = { 0 };
+	struct fs_inode *in = fs_inode_ref(ino);
+	struct fs_handle *h;
+	struct store *s;
+	struct info i;
+	int rc;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = fs_handle_new(FS_H_DIR, in, &h);
+	if (rc < 0) {
+		fs_inode_unref(in);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_inode_lock();
+	info_of(in, &i);
+	fs_inode_unlock();
+	c.h = h;
+	rc = add_fixed(h, ".", ino, i.type);
+	if (rc == 0)
+		rc = add_fixed(h, "..", i.parent, FS_T_ROOT);
+	switch (i.type) {
+	case FS_T_ROOT:
+		for (int k = 0; rc == 0 && k < STORE_KIND_COUNT; k++)
+			rc = add_fixed(h, store_kind_dir(k), FS_INO_KIND(k), FS_T_KIND);
+		if (rc == 0)
+			rc = add_fixed(h, "status.json", FS_INO_STATUS, FS_T_STATUS);
+		if (rc == 0)
+			rc = add_fixed(h, "events", FS_INO_EVENTS, FS_T_EVENTS);
+		if (rc == 0)
+			rc = add_fixed(h, "snapshots", FS_INO_SNAPSHOTS, FS_T_SNAPSHOTS);
+		if (rc == 0)
+			rc = add_fixed(h, "conflicts", FS_INO_CONFLICTS, FS_T_CONFLICTS);
+		break;
+	case FS_T_KIND:
+		if (rc == 0)
+			rc = get_store(&s);
+		if (rc == 0)
+			rc = store_ns_list(s, i.kind, add_ns, &c);
+		break;
+	case FS_T_NS:
+		if (rc == 0)
+			rc = get_store(&s);
+		if (rc == 0)
+			rc = store_list(s, i.kind, i.ns, add_resource, &c);
+		if (rc == 0) {
+			fs_inode_lock();
+			for (struct fs_inode *sc = in->scratch_head; sc && rc == 0; sc = sc->scratch_next) {
+				struct fs_dirent e = { .name = sc->name, .type = FS_T_SCRATCH };
+				fs_scratch_stat(sc->scratch, &e.size, &e.mtime_ms);
+				rc = fs_handle_add_dirent(h, &e);
+			}
+			fs_inode_unlock();
+		}
+		break;
+	case FS_T_SNAPSHOTS:
+	case FS_T_CONFLICTS:
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	if (rc < 0) {
+		fs_handle_free(h);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) < 0)
+		fs_handle_free(h);
+}
+
+static void dirent_stat(const struct fs_dirent *e, fuse_ino_t ino, struct stat *st)
+{
+	switch (e->type) {
+	case FS_T_RESOURCE:
+		fill_stat(st, ino, false, e->meta.size, e->meta.updated_ms, true);
+		break;
+	case FS_T_SCRATCH:
+		fill_stat(st, ino, false, (int64_t)e->size, e->mtime_ms, true);
+		break;
+	case FS_T_STATUS:
+	case FS_T_EVENTS:
+		fill_stat(st, ino, false, 0, e->mtime_ms, true);
+		break;
+	default:
+		fill_stat(st, ino, true, 0, e->mtime_ms, true);
+	}
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fs_handle *h = fs_handle_of(fi);
+	struct info d;
+	size_t pos = 0;
+	char *buf;
+
+	buf = malloc(size ? size : 1);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_inode_lock();
+	info_of(h->inode, &d);
+	fs_inode_unlock();
+	for (size_t n = off < 0 ? 0 : (size_t)off; n < h->nents; n++) {
+		const struct fs_dirent *e = &h->ents[n];
+		bool dot = n < 2;
+		struct fs_inode *in = NULL;
+		fuse_ino_t eino = e->ino;
+		size_t used;
+
+		if (eino == 0) {
+			fs_inode_lock();
+			if (plus && e->type == FS_T_SCRATCH) {
+				/* Scratch files exist only in the table: one that
+				 * was removed since opendir is skipped, not revived. */
+				in = fs_inode_find_name(d.ino, e->name);
+				if (in && in->type == FS_T_SCRATCH) {
+					in->nlookup++;
+					eino = in->ino;
+				} else {
+					in = NULL;
+				}
+				fs_inode_unlock();
+				if (eino == 0)
+					continue;
+				fs_inode_lock();
+			} else if (plus) {
+				if (take_inode(d.ino, e->name, e->type, d.kind,
+					       e->type == FS_T_NS ? e->name : d.ns, &in) == 0) {
+					eino = in->ino;
+					if (e->type == FS_T_RESOURCE && !in->pending) {
+						in->size = e->meta.size;
+						in->mtime_ms = e->meta.updated_ms;
+					}
+				}
+			} else {
+				in = fs_inode_find_name(d.ino, e->name);
+				eino = in ? in->ino : 0;
+				in = NULL;
+			}
+			fs_inode_unlock();
+			if (eino == 0 && plus) {
+				if (pos == 0) {
+					free(buf);
+					fuse_reply_err(req, ENOMEM);
+					return;
+				}
+				break;
+			}
+			if (eino == 0) /* plain readdir: a number the kernel will not keep */
+				eino = (fuse_ino_t)1 << 62 | (n + 1);
+		}
+		if (plus) {
+			struct fuse_entry_param ep;
+			memset(&ep, 0, sizeof(ep));
+			dirent_stat(e, eino, &ep.attr);
+			/* "." and ".." carry no lookup: the kernel skips them. */
+			ep.ino = dot ? 0 : eino;
+			ep.attr_timeout = (e->type == FS_T_STATUS || e->type == FS_T_EVENTS)
+						  ? 0 : FS_TIMEOUT;
+			ep.entry_timeout = FS_TIMEOUT;
+			used = fuse_add_direntry_plus(req, buf + pos, size - pos, e->name, &ep,
+						      (off_t)n + 1);
+		} else {
+			struct stat st;
+			dirent_stat(e, eino, &st);
+			used = fuse_add_direntry(req, buf + pos, size - pos, e->name, &st,
+						 (off_t)n + 1);
+		}
+		if (used > size - pos) {
+			if (in) {
+				/* Did not fit: the kernel never saw it. */
+				fs_inode_lock();
+				in->nlookup--;
+				fs_inode_maybe_free(in);
+				fs_inode_unlock();
+			}
+			break;
+		}
+		pos += used;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle_free(fs_handle_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* O_TRUNC must arrive with open: a separate truncate would look like
+	 * a write of an empty document. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		log_msg(LOG_WARNING, "kernel lacks atomic O_TRUNC");
+	/* Always readdirplus: `ls -l` of a big namespace costs one pass. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* The commit point is flush; a writeback cache would delay writes
+	 * past it. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.create = op_create,
+};
