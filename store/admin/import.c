@@ -326,6 +326,26 @@ int admin_import_plan_export(const cJSON *root, struct admin_plan *p)
 
 /* ---- applying ---------------------------------------------------------------- */
 
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct admin_plan_entry *x = a, *y = b;
+	int c;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+	const struct admin_plan_ns *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
 int admin_import_apply(struct store *s, struct admin_plan *p,
 		       const struct admin_import_opts *opts,
 		       struct admin_import_result *res, struct store_err *err)
@@ -343,6 +363,12 @@ int admin_import_apply(struct store *s, struct admin_plan *p,
 				 p->errors == 1 ? "" : "s");
 		return -EINVAL;
 	}
+	/* the change log then reads in the order an export lists, whatever
+	 * order the input had */
+	if (p->count > 1)
+		qsort(p->entries, p->count, sizeof(*p->entries), cmp_entries);
+	if (p->ns_count > 1)
+		qsort(p->namespaces, p->ns_count, sizeof(*p->namespaces), cmp_ns);
 	if (opts && opts->dry_run) {
 		for (size_t i = 0; i < p->count; i++) {
 			res->resources[p->entries[i].kind]++;

@@ -104,6 +104,7 @@ static int global_opt(struct admin *a, int argc, char **argv, int *i)
 	return opt_value(argc, argv, i, "--node", NULL, &a->node);
 }
 
+/* Returns 0, or -EINVAL after printing the usage error. */
 static int parse_count(const char *opt, const char *s, int64_t *out)
 {
 	char *end;
@@ -111,9 +112,11 @@ static int parse_count(const char *opt, const char *s, int64_t *out)
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < 0)
-		return usage_error("option '%s' needs a non-negative integer, not '%s'",
-				   opt, s);
+	if (errno || end == s || *end || v < 0) {
+		usage_error("option '%s' needs a non-negative integer, not '%s'",
+			    opt, s);
+		return -EINVAL;
+	}
 	*out = v;
 	return 0;
 }

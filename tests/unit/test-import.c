@@ -12,7 +12,7 @@
 #include "log.h"
 #include "tap.h"
 
-static char tmpdir[] = "/tmp/test-import-XXXXXX";
+static char tmpdir[512];
 static int64_t clock_ms = 1700000000000;
 
 static int64_t test_now(void *arg)
@@ -648,7 +648,7 @@ static void test_json_print(void)
 
 static void cleanup(void)
 {
-	char cmd[600];
+	char cmd[700];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
@@ -657,7 +657,11 @@ static void cleanup(void)
 
 int main(void)
 {
+	const char *base = getenv("TMPDIR");
+
 	log_level = LOG_ERR;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test-import-XXXXXX",
+		 base && base[0] ? base : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
