@@ -12,7 +12,7 @@
 #include "log.h"
 #include "tap.h"
 
-static char tmpdir[512];
+static char tmpdir[256];
 static int64_t clock_ms = 1700000000000;
 
 static int64_t test_now(void *arg)
@@ -68,7 +68,7 @@ static struct store *open_fresh(const char *name, const char *node)
 	};
 	struct store_err err = { { 0 } };
 	struct store *s = NULL;
-	char path[512];
+	char path[1024];
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s.db", tmpdir, name);
@@ -588,7 +588,7 @@ static void test_export_file(void)
 {
 	struct store_err err = { { 0 } };
 	struct store *s = open_fresh("file", "node-h");
-	char path[512], *data = NULL, *text;
+	char path[1024], *data = NULL, *text;
 	size_t len = 0;
 
 	if (!s)
