@@ -18,7 +18,7 @@ enum lex {
 	L_NONE,     /* between tokens */
 	L_STR,      /* inside a string */
 	L_ESC,      /* after a backslash */
-	L_HEX,      /* inside \uXXXX */
+	L_HEX,      /* inside the four hex digits of \u */
 	L_LOW_BS,   /* after a high surrogate escape: need '\' */
 	L_LOW_U,    /* ... then 'u' */
 	L_LOW_HEX,  /* ... then four hex digits of a low surrogate */

@@ -32,8 +32,12 @@ static char *jq(const char *args, const char *input, size_t len)
 	f = popen(cmd, "r");
 	if (f == NULL)
 		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+	for (;;) {
+		n = fread(chunk, 1, sizeof(chunk), f);
+		if (n == 0)
+			break;
 		doc_buf_put(&out, chunk, n);
+	}
 	if (pclose(f) != 0 || out.failed) {
 		doc_buf_release(&out);
 		return NULL;
@@ -372,7 +376,7 @@ int main(void)
 {
 	char path[300];
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test-render.XXXXXX",
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test-render-XXXXXX",
 		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		printf("Bail out! mkdtemp failed\n");
