@@ -10,6 +10,8 @@
 
 #include "log.h"
 
+#include <cJSON.h>
+
 static int64_t file_size(const char *path)
 {
 	struct stat sb;
@@ -106,6 +108,40 @@ int store_status(struct store *s, struct store_status *st)
 	return rc;
 }
 
+/*
+ * Turns a stored body {"labels","annotations","spec","status"} back into the
+ * document a writer sends ({"metadata":{labels,annotations},"spec",...}).
+ * Returns 0 and a new string in *out (caller frees with cJSON_free), or -EINVAL.
+ */
+static int body_to_document(const char *body, char **out, size_t *len)
+{
+	cJSON *root = cJSON_Parse(body);
+	cJSON *meta = NULL;
+	static const char *const in_metadata[] = { "labels", "annotations" };
+
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(in_metadata) / sizeof(in_metadata[0]); i++) {
+		cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(root, in_metadata[i]);
+
+		if (!item)
+			continue;
+		if (!meta) {
+			meta = cJSON_CreateObject();
+			cJSON_AddItemToObject(root, "metadata", meta);
+		}
+		cJSON_AddItemToObject(meta, in_metadata[i], item);
+	}
+	*out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!*out)
+		return -ENOMEM;
+	*len = strlen(*out);
+	return 0;
+}
+
 int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
 		void *arg, int64_t *problems)
 {
@@ -162,27 +198,40 @@ int store_check(struct store *s, void (*cb)(const char *msg, void *arg),
 		const char *ns = (const char *)sqlite3_column_text(q, 1);
 		const char *name = (const char *)sqlite3_column_text(q, 2);
 		const char *body = (const char *)sqlite3_column_text(q, 3);
-		int blen = sqlite3_column_bytes(q, 3);
 		struct store_err err = { "" };
 		struct store_doc doc = { 0 };
+		char *text = NULL;
+		size_t len = 0;
 
 		if (!ns)
 			ns = "";
 		if (!name)
 			name = "";
+		/* A body is not a document: validate the document a writer
+		 * would have sent, and require that it parses back to the very
+		 * same body, so a non-canonical row is found too. */
 		if (kind < 0 || kind >= STORE_KIND_COUNT) {
 			snprintf(msg, sizeof(msg), "%s/%s: unknown kind %d", ns, name, kind);
 		} else if (!body) {
 			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": live resource without a body",
 				 store_kind_dir((enum store_kind)kind), ns, name);
-		} else if (store_doc_parse((enum store_kind)kind, ns, name, body, (size_t)blen,
+		} else if (body_to_document(body, &text, &len) < 0) {
+			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": stored body is not a JSON object",
+				 store_kind_dir((enum store_kind)kind), ns, name);
+		} else if (store_doc_parse((enum store_kind)kind, ns, name, text, len,
 					   &doc, &err) < 0) {
 			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": %s",
 				 store_kind_dir((enum store_kind)kind), ns, name, err.msg);
+		} else if (strcmp(doc.body, body) != 0) {
+			snprintf(msg, sizeof(msg), STORE_PATH_FMT ": stored body is not canonical",
+				 store_kind_dir((enum store_kind)kind), ns, name);
 		} else {
 			store_doc_release(&doc);
+			cJSON_free(text);
 			continue;
 		}
+		store_doc_release(&doc);
+		cJSON_free(text);
 		++*problems;
 		if (cb)
 			cb(msg, arg);

@@ -590,6 +590,18 @@ static void test_status_check(struct store *s)
 	ok(st.schema_version == STORE_SCHEMA_VERSION && st.db_bytes > 0 && st.wal_bytes > 0 &&
 	   strcmp(st.node, "node-1") == 0 && st.sync == STORE_SYNC_NORMAL, "status: file sizes, schema, node");
 
+	{
+		/* labels and annotations live at the top of a body: check must
+		 * validate the rendered document, not the body itself */
+		static const char labeled[] =
+			"{\"metadata\":{\"labels\":{\"app\":\"web\"},\"annotations\":{\"a\":\"b\"}},"
+			"\"spec\":{\"image\":\"nginx\"}}";
+		struct store_result res;
+		struct store_err err;
+
+		rc = store_put(s, D, "default", "labeled", labeled, sizeof(labeled) - 1, NULL, &res, &err);
+		ok(rc == 0, "put a labelled resource: %d", rc);
+	}
 	rc = store_check(s, problem, NULL, &problems);
 	ok(rc == 0 && problems == 0, "check of a good store: %" PRId64 " problems", problems);
 
