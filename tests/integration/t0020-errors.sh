@@ -125,6 +125,8 @@ is "$(jq -r '.spec.env.BIG | length' "$d/large.json")" $((900 * 1024)) "900 KiB 
 
 # ---- snapshots are read-only ---------------------------------------------------
 
+r=$(deployment x | write_errno "$mnt/snapshots/x.json")
+ok "create a file directly in snapshots/: EROFS ($r)" one_of "$r" open:EROFS write:EROFS close:EROFS
 ok "mkdir snapshots/s1 takes a snapshot" mkdir "$mnt/snapshots/s1"
 sd=$mnt/snapshots/s1/deployments/default
 ok "snapshot holds web.json" [ -f "$sd/web.json" ]
