@@ -412,9 +412,12 @@ out:
 int store_snapshot_get(const char *dir, const char *name,
 		       struct store_snapshot_info *info, struct store_err *err)
 {
+	struct store_snapshot_info local;
 	char path[PATH_MAX];
 	int rc = check_snapshot_name(name, err);
 
+	if (!info)
+		info = &local;
 	if (rc == 0)
 		rc = snapshot_path(path, sizeof(path), dir, name, err);
 	if (rc < 0)
