@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,9 @@ static int finish_copy(const char *tmp, struct store_snapshot_info *info,
 		goto out;
 	}
 	sqlite3_extended_result_codes(db, 1);
+	/* The whole cluster state: as private as the store itself. */
+	if (chmod(tmp, 0600) < 0)
+		log_msg(LOG_WARNING, "cannot chmod '%s': %s", tmp, strerror(errno));
 	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=DELETE", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		rc = raw_error(db, rc, tmp, "journal_mode", err);
@@ -319,8 +323,18 @@ int store_snapshot_create(struct store *s, const char *dir, const char *name,
 	if (rc == 0) {
 		/* NOREPLACE: a snapshot of the same name taken meanwhile by
 		 * another process wins, ours is dropped. */
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+		rc = 0;
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
 			rc = -errno;
+		/* Filesystems without RENAME_NOREPLACE: check, then rename. */
+		if (rc == -EINVAL) {
+			rc = 0;
+			if (lstat(final, &sb) == 0)
+				rc = -EEXIST;
+			else if (rename(tmp, final) < 0)
+				rc = -errno;
+		}
+		if (rc < 0) {
 			if (rc == -EEXIST)
 				store_db_errf(err, rc, "snapshot '%s' already exists", name);
 			else
@@ -835,8 +849,10 @@ int store_snapshot_restore(struct store *s, const char *dir, const char *name,
 	if (rc == 0) {
 		if (res->revision == 0)
 			res->revision = before;
-		log_msg(LOG_NOTICE, "restored snapshot '%s' (%lld changes)", name,
-			(long long)(res->revision - before));
+		/* Inside the caller's transaction it is not done until they commit. */
+		log_msg(w.outer ? LOG_NOTICE : LOG_INFO, "restored snapshot '%s' (%lld changes%s)",
+			name, (long long)(res->revision - before),
+			w.outer ? "" : ", in the caller's transaction");
 	}
 out:
 	store_close(snap);
@@ -1035,14 +1051,46 @@ int store_snapshot_recover(const char *db_path, const char *dir, const char *nam
 
 /* ---- prune -------------------------------------------------------------------- */
 
+/* Removes .NAME.db.tmp-PID copies left by a process that died while taking a
+ * snapshot (a live one may still be writing its copy). */
+static void remove_stale_copies(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *mark = strstr(de->d_name, ".db.tmp-");
+		char path[PATH_MAX], *end;
+		long pid;
+
+		if (de->d_name[0] != '.' || !mark)
+			continue;
+		errno = 0;
+		pid = strtol(mark + 8, &end, 10);
+		if (errno || pid <= 0 || *end || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		log_msg(LOG_NOTICE, "removing '%s', left by a snapshot that never finished", path);
+		unlink_db_files(path);
+	}
+	closedir(d);
+}
+
 int store_snapshot_prune(const char *dir, const struct store_retention *r,
 			 store_snapshot_cb cb, void *arg, struct store_err *err)
 {
 	struct store_snapshot_info *v;
 	bool *keep;
 	size_t n;
-	int rc = collect_snapshots(dir, &v, &n);
+	int rc;
 
+	remove_stale_copies(dir);
+	rc = collect_snapshots(dir, &v, &n);
 	if (rc < 0)
 		return store_db_errf(err, rc, "cannot list snapshots in '%s': %s", dir,
 				     strerror(-rc));

@@ -349,7 +349,8 @@ static void test_create(struct store *s)
 	ok(rc == 0, "create snapshot 'before' (%s)", err.msg);
 	snprintf(file, sizeof(file), "%s/before.db", snapdir);
 	ok(stat(snapdir, &sb) == 0 && (sb.st_mode & 0777) == 0700, "the snapshot dir is created 0700");
-	ok(stat(file, &sb) == 0 && S_ISREG(sb.st_mode), "DIR/before.db exists");
+	ok(stat(file, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
+	   "DIR/before.db exists, mode 0600");
 	ok(strcmp(info.name, "before") == 0 && info.revision == rev && info.created_ms == fake_now &&
 	   !info.automatic && info.resources == count && info.bytes == sb.st_size && info.bytes > 0,
 	   "info: name, revision %" PRId64 " (store %" PRId64 "), created, manual, %" PRId64
@@ -596,7 +597,21 @@ static void test_prune(struct store *s)
 			store_snapshot_create(s, pdir, name, false, NULL, &err);
 		}
 	}
+	{
+		char stale[4300];
+		int fd;
+
+		snprintf(stale, sizeof(stale), "%s/.dead.db.tmp-999999999", pdir);
+		fd = open(stale, O_WRONLY | O_CREAT, 0600);
+		if (fd >= 0)
+			close(fd);
+		snprintf(stale, sizeof(stale), "%s/.mine.db.tmp-%ld", pdir, (long)getpid());
+		fd = open(stale, O_WRONLY | O_CREAT, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = store_snapshot_prune(pdir, &r, collect_snapshot, &pruned, &err);
+	ok(dir_entries(pdir, true) == 1, "prune removes a copy left by a dead process, not a live one's");
 	store_snapshot_list(pdir, collect_snapshot, &left);
 	ok(rc == 0 && pruned.n == 25 && left.n == 8, "prune hourly=5: %d pruned, %d left", pruned.n, left.n);
 	ok(left.n == 8 && strcmp(left.v[0], "manual-00") == 0 && strcmp(left.v[1], "manual-10") == 0 &&
@@ -604,7 +619,7 @@ static void test_prune(struct store *s)
 	   strcmp(left.v[7], "auto-29") == 0, "manual ones and the newest 5 hours stay");
 	ok(pruned.n == 25 && strcmp(pruned.v[0], "auto-00") == 0 && strcmp(pruned.v[24], "auto-24") == 0,
 	   "the callback sees each pruned one, oldest first");
-	ok(dir_entries(pdir, false) == 8, "their files are gone");
+	ok(dir_entries(pdir, false) == 9, "their files are gone");
 	fake_now = t0 + 31 * 3600000LL;
 }
 
