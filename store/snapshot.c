@@ -346,6 +346,7 @@ int store_snapshot_create(struct store *s, const char *dir, const char *name,
 		store_db_errf(err, rc, "not enough space for snapshot '%s'", name);
 	if (rc < 0) {
 		unlink_db_files(tmp);
+		memset(info, 0, sizeof(*info));
 		return rc;
 	}
 	rc = fsync_dir(dir);
@@ -1060,7 +1061,7 @@ static void remove_stale_copies(const char *dir)
 
 	if (!d)
 		return;
-	while ((de = readdir(d)) != NULL) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		const char *mark = strstr(de->d_name, ".db.tmp-");
 		char path[PATH_MAX], *end;
 		long pid;

@@ -272,7 +272,7 @@ static int dir_entries(const char *d, bool hidden_only)
 
 	if (!dd)
 		return -1;
-	while ((de = readdir(dd)) != NULL) {
+	for (de = readdir(dd); de; de = readdir(dd)) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (hidden_only && de->d_name[0] != '.')
