@@ -79,6 +79,95 @@ static int errno_of(int rc)
 	}
 }
 
+/*
+ * Editors that keep a backup by renaming (vim with backupcopy=no, emacs)
+ * rename NAME.json to a scratch name, which deletes the resource, then
+ * create NAME.json again with the content they read, metadata.version
+ * included: a precondition that the deletion alone made fail.  We remember
+ * each resource renamed away to a scratch file; a commit of NAME.json that
+ * fails only because of that deletion (the document carries the version
+ * that was renamed away, and the change log holds nothing for NAME since)
+ * is applied as the edit it is.
+ */
+#define MOVED_MAX 64
+#define MOVED_TTL_MS (15 * 60 * 1000)
+
+struct moved {
+	enum store_kind kind;
+	char ns[STORE_NAME_MAX + 1];
+	char name[STORE_NAME_MAX + 1];
+	int64_t version;        /* version before the rename */
+	int64_t revision;       /* revision of the deletion */
+	int64_t time_ms;        /* 0: free slot */
+};
+
+static pthread_mutex_t moved_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct moved moved[MOVED_MAX]; /* protected by moved_lock */
+
+static void moved_note(enum store_kind kind, const char *ns, const char *name,
+		       int64_t version, int64_t revision)
+{
+	int64_t now = fs_now_ms();
+	struct moved *slot = &moved[0];
+
+	pthread_mutex_lock(&moved_lock);
+	for (int i = 0; i < MOVED_MAX; i++) {
+		if (moved[i].time_ms < slot->time_ms)
+			slot = &moved[i];
+	}
+	slot->kind = kind;
+	snprintf(slot->ns, sizeof(slot->ns), "%s", ns);
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	slot->version = version;
+	slot->revision = revision;
+	slot->time_ms = now;
+	pthread_mutex_unlock(&moved_lock);
+}
+
+static int count_change(const struct store_change *c, void *arg)
+{
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
+/* After store_put failed with -ESTALE: retries it without the version
+ * check when the only change since the document's version is our own
+ * rename-away.  Returns the new store_put result, or -ESTALE. */
+static int put_after_moved(struct store *s, enum store_kind kind, const char *ns,
+			   const char *name, const char *data, size_t len,
+			   struct store_result *res, struct store_err *err)
+{
+	struct store_put_opts opts = { .ignore_version = true };
+	struct store_log_filter f = { .by_kind = true, .kind = kind, .ns = ns, .name = name };
+	struct store_meta meta;
+	struct store_doc doc;
+	struct store_err perr;
+	int64_t now = fs_now_ms(), later = 0;
+	bool match = false;
+
+	if (store_doc_parse(kind, ns, name, data, len, &doc, &perr) < 0)
+		return -ESTALE;
+	pthread_mutex_lock(&moved_lock);
+	for (int i = 0; i < MOVED_MAX && !match; i++) {
+		struct moved *m = &moved[i];
+		if (m->time_ms == 0 || now - m->time_ms > MOVED_TTL_MS || m->kind != kind ||
+		    strcmp(m->ns, ns) != 0 || strcmp(m->name, name) != 0)
+			continue;
+		if (doc.has_version && doc.version == m->version) {
+			match = true;
+			f.after_revision = m->revision;
+			m->time_ms = 0;
+		}
+	}
+	pthread_mutex_unlock(&moved_lock);
+	store_doc_release(&doc);
+	if (!match || store_stat(s, kind, ns, name, &meta) != -ENOENT)
+		return -ESTALE;
+	if (store_log(s, &f, count_change, &later) < 0 || later > 0)
+		return -ESTALE;
+	return store_put(s, kind, ns, name, data, len, &opts, res, err);
+}
+
 static void doc_path(char *buf, size_t size, enum store_kind kind, const char *ns,
 		     const char *fname)
 {
@@ -532,6 +621,8 @@ static int commit(struct fs_handle *h)
 	rc = get_store(&s);
 	if (rc == 0)
 		rc = store_put(s, i.kind, i.ns, i.rname, h->buf, h->len, NULL, &res, &err);
+	if (rc == -ESTALE)
+		rc = put_after_moved(s, i.kind, i.ns, i.rname, h->buf, h->len, &res, &err);
 	if (rc < 0) {
 		fs_reject(path, errno_of(rc), err.msg);
 		inval_attr(i.ino);
@@ -1429,6 +1520,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				snprintf(err.msg, sizeof(err.msg), "empty document not stored");
 			} else {
 				rc = store_put(s, p.kind, p.ns, drn, data, len, NULL, &res, &err);
+				if (rc == -ESTALE)
+					rc = put_after_moved(s, p.kind, p.ns, drn, data, len, &res, &err);
 			}
 			if (rc < 0)
 				fs_reject(path, errno_of(rc), err.msg);
@@ -1446,6 +1539,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = fs_scratch_set(content, doc, len);
 		if (rc == 0 && !src_pending)
 			rc = store_delete(s, p.kind, p.ns, srn, &res, &err);
+		if (rc == 0 && !src_pending)
+			moved_note(p.kind, p.ns, srn, meta.version, res.revision);
 		free(doc);
 	}
 	if (rc < 0) {
