@@ -153,7 +153,12 @@ lib_cleanup() {
 		wait_pid_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
 	done
 	# Never follow into a mount that survived: --one-file-system.
-	rm -rf --one-file-system "$TMP" 2>/dev/null
+	# SWARMFS_TEST_KEEP=1 keeps the temp dir (and swarmfs logs) for a look.
+	if [ -n "${SWARMFS_TEST_KEEP:-}" ]; then
+		echo "# kept $TMP" >&3
+	else
+		rm -rf --one-file-system "$TMP" 2>/dev/null
+	fi
 }
 trap lib_cleanup EXIT
 trap 'exit 130' INT
@@ -195,6 +200,7 @@ wait_pid_gone() {
 # background of this shell) and waits until the mount is listed.  Sets
 # SWARMFS_PID; stderr goes to $TMP/swarmfs.<n>.log (SWARMFS_LOG).
 lib_mount_n=0
+declare -A lib_logs
 mount_swarmfs() {
 	local data=$1 mnt=$2 deadline
 	shift 2
@@ -209,6 +215,7 @@ mount_swarmfs() {
 		>"$SWARMFS_LOG" 2>&1 3>&- &
 	SWARMFS_PID=$!
 	lib_mounts="$lib_mounts $SWARMFS_PID:$mnt"
+	lib_logs[$SWARMFS_PID]=$SWARMFS_LOG
 	deadline=$(($(date +%s) + 15))
 	while ! is_mounted "$mnt"; do
 		if ! kill -0 "$SWARMFS_PID" 2>/dev/null; then
@@ -275,6 +282,10 @@ wait_swarmfs() {
 	wait "$pid" 2>/dev/null
 	rc=$?
 	lib_forget_mount "$pid"
+	if [ "$rc" -ne 0 ] && [ -n "${lib_logs[$pid]:-}" ]; then
+		diag "swarmfs (pid $pid) exited with status $rc; the end of its log:"
+		diag "$(tail -15 "${lib_logs[$pid]}")"
+	fi
 	return $rc
 }
 
