@@ -128,6 +128,16 @@ if command -v vim >/dev/null 2>&1; then
 		vim -u NONE -es -c '%s/nginx:1.26/nginx:1.27/' -c wq "$d/web.json"
 	is "$(image_of "$d/web.json")" nginx:1.27 "vim -es: new content stored"
 	is "$(version_of "$d/web.json")" 4 "vim -es: version bumped to 4"
+	# Both of vim's ways to save: rename the original away and write a new
+	# file (backupcopy=no), or copy it and overwrite in place (yes).
+	for bc in no yes; do
+		v0=$(version_of "$d/py.json")
+		ok "vim backupcopy=$bc, backup on: runs" vim -u NONE -es -c "set backupcopy=$bc backup" \
+			-c '%s/"replicas": 3/"replicas": 4/' -c wq "$d/py.json"
+		is "$(jq -r .spec.replicas "$d/py.json")" 4 "vim backupcopy=$bc: new content stored"
+		is "$(version_of "$d/py.json")" "$(plus_one "$v0")" "vim backupcopy=$bc: version bumped once"
+		vim -u NONE -es -c "set backupcopy=$bc backup" -c '%s/"replicas": 4/"replicas": 3/' -c wq "$d/py.json"
+	done
 else
 	skip "vim -es" "vim not installed"
 fi
