@@ -26,6 +26,8 @@ struct bench {
 	double *lat;        /* per-operation latency in µs, reused by each phase */
 	char *buf;          /* read buffer */
 	unsigned long long bytes; /* bytes moved by the current phase */
+	unsigned errors;          /* failed operations in the current phase */
+	unsigned total_errors;    /* over all phases: the exit status */
 };
 
 static void file_name(char *out, size_t len, unsigned i)
@@ -39,7 +41,18 @@ static _Noreturn void die_errno(const char *what, const char *name)
 	exit(1);
 }
 
-static void write_all(int fd, const char *buf, size_t len, const char *name)
+/*
+ * A failed operation is counted, not fatal: a benchmark that stops at the
+ * first error hides how often it happens.  The first few are shown.
+ */
+static void op_failed(struct bench *b, const char *what, const char *name)
+{
+	if (b->errors < 10)
+		fprintf(stderr, "bench-fs: %s '%s': %s\n", what, name, strerror(errno));
+	b->errors++;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, buf, len);
@@ -47,26 +60,37 @@ static void write_all(int fd, const char *buf, size_t len, const char *name)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
-			die_errno("unable to write", name);
+			return -errno;
 		buf += w;
 		len -= (size_t)w;
 	}
+	return 0;
 }
 
 static void op_write(struct bench *b, unsigned i, int flags, unsigned gen)
 {
 	char name[32], doc[BENCH_DOC_SIZE + 1];
 	size_t len = bench_make_doc(doc, i, gen);
-	int fd;
+	int fd, rc;
 
 	file_name(name, sizeof(name), i);
 	fd = openat(b->dirfd, name, O_WRONLY | O_TRUNC | flags, 0644);
-	if (fd < 0)
-		die_errno("unable to open", name);
-	write_all(fd, doc, len, name);
+	if (fd < 0) {
+		op_failed(b, "unable to open", name);
+		return;
+	}
+	rc = write_all(fd, doc, len);
+	if (rc < 0) {
+		errno = -rc;
+		op_failed(b, "unable to write", name);
+		close(fd);
+		return;
+	}
 	/* close() is where swarmfs commits, so its error matters */
-	if (close(fd) < 0)
-		die_errno("unable to close", name);
+	if (close(fd) < 0) {
+		op_failed(b, "unable to close", name);
+		return;
+	}
 	b->bytes += len;
 }
 
@@ -78,14 +102,19 @@ static void op_read(struct bench *b, unsigned i)
 
 	file_name(name, sizeof(name), i);
 	fd = openat(b->dirfd, name, O_RDONLY);
-	if (fd < 0)
-		die_errno("unable to open", name);
+	if (fd < 0) {
+		op_failed(b, "unable to open", name);
+		return;
+	}
 	do {
 		r = read(fd, b->buf, READ_BUF);
-		if (r < 0 && errno != EINTR)
-			die_errno("unable to read", name);
-		if (r > 0)
-			b->bytes += (size_t)r;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			op_failed(b, "unable to read", name);
+			break;
+		}
+		b->bytes += (size_t)r;
 	} while (r != 0);
 	close(fd);
 }
@@ -96,8 +125,10 @@ static void op_stat(struct bench *b, unsigned i)
 	struct stat st;
 
 	file_name(name, sizeof(name), i);
-	if (fstatat(b->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		die_errno("unable to stat", name);
+	if (fstatat(b->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		op_failed(b, "unable to stat", name);
+		return;
+	}
 	b->bytes += (unsigned long long)st.st_size;
 }
 
@@ -107,7 +138,7 @@ static void op_unlink(struct bench *b, unsigned i)
 
 	file_name(name, sizeof(name), i);
 	if (unlinkat(b->dirfd, name, 0) < 0)
-		die_errno("unable to unlink", name);
+		op_failed(b, "unable to unlink", name);
 }
 
 /* What `ls -l` does: list the directory and lstat every entry.  Returns the
@@ -136,7 +167,7 @@ static unsigned do_readdir(struct bench *b)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			die_errno("unable to stat", de->d_name);
+			op_failed(b, "unable to stat", de->d_name);
 		t1 = bench_now_us();
 		if (count < b->n)
 			b->lat[count] = t1 - t;
@@ -167,6 +198,7 @@ static void run_phase(struct bench *b, const char *spec)
 	memcpy(op, spec, oplen);
 	op[oplen] = '\0';
 	b->bytes = 0;
+	b->errors = 0;
 
 	if (strcmp(op, "readdir") == 0) {
 		unsigned count;
@@ -177,7 +209,9 @@ static void run_phase(struct bench *b, const char *spec)
 		if (count != b->n)
 			fprintf(stderr, "bench-fs: readdir saw %u entries, expected %u\n",
 				count, b->n);
-		bench_report(label, count, t, b->lat, count < b->n ? count : b->n, b->bytes);
+		bench_report(label, count, t, b->lat, count < b->n ? count : b->n, b->bytes,
+			     b->errors);
+		b->total_errors += b->errors;
 		return;
 	}
 
@@ -205,7 +239,9 @@ static void run_phase(struct bench *b, const char *spec)
 		b->lat[i] = t1 - t;
 		t = t1;
 	}
-	bench_report(label, b->n, bench_now_us() - start, b->lat, b->n, b->bytes);
+	bench_report(label, b->n, bench_now_us() - start, b->lat, b->n, b->bytes,
+		     b->errors);
+	b->total_errors += b->errors;
 }
 
 static void usage(FILE *f)
@@ -213,7 +249,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bench-fs [-n N] [--seq] [--header] DIR PHASE[:LABEL]...\n"
 		"phases: create overwrite read stat readdir unlink\n"
-		"prints per phase: label n total_s us_per_op ops_per_s p50_us p99_us bytes\n"
+		"prints per phase: label n total_s us_per_op ops_per_s p50_us p99_us bytes errors\n"
+		"a failed operation is counted and shown, not fatal; exit status 1 if any\n"
 		"files are DIR/dNNNNN.json, about 500 B each; create needs them absent\n");
 }
 
@@ -278,5 +315,5 @@ int main(int argc, char **argv)
 	free(b.order);
 	free(b.lat);
 	free(b.buf);
-	return 0;
+	return b.total_errors ? 1 : 0;
 }

@@ -149,7 +149,7 @@ static void run_phase(struct sqlbench *s, const char *spec)
 		s->lat[i] = t1 - t;
 		t = t1;
 	}
-	bench_report(label, s->n, bench_now_us() - start, s->lat, s->n, s->bytes);
+	bench_report(label, s->n, bench_now_us() - start, s->lat, s->n, s->bytes, 0);
 }
 
 static void usage(FILE *f)

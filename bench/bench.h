@@ -71,12 +71,13 @@ static inline int bench_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-#define BENCH_HEADER "label\tn\ttotal_s\tus_per_op\tops_per_s\tp50_us\tp99_us\tbytes\n"
+#define BENCH_HEADER "label\tn\ttotal_s\tus_per_op\tops_per_s\tp50_us\tp99_us\tbytes\terrors\n"
 
-/* Prints one result line; sorts lat[0..samples-1] in place. */
+/* Prints one result line (errors: failed operations, counted in n and
+ * the times); sorts lat[0..samples-1] in place. */
 static inline void bench_report(const char *label, unsigned n, double total_us,
 				double *lat, unsigned samples,
-				unsigned long long bytes)
+				unsigned long long bytes, unsigned errors)
 {
 	double p50 = 0, p99 = 0;
 
@@ -85,9 +86,9 @@ static inline void bench_report(const char *label, unsigned n, double total_us,
 		p50 = lat[samples / 2];
 		p99 = lat[(size_t)(samples * 0.99)];
 	}
-	printf("%s\t%u\t%.6f\t%.3f\t%.0f\t%.3f\t%.3f\t%llu\n", label, n,
+	printf("%s\t%u\t%.6f\t%.3f\t%.0f\t%.3f\t%.3f\t%llu\t%u\n", label, n,
 	       total_us / 1e6, n ? total_us / n : 0,
-	       total_us > 0 ? n / (total_us / 1e6) : 0, p50, p99, bytes);
+	       total_us > 0 ? n / (total_us / 1e6) : 0, p50, p99, bytes, errors);
 	fflush(stdout);
 }
 

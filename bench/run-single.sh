@@ -129,7 +129,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-results=$work/results.tsv   # target rep label n total_s us ops p50 p99 bytes
+results=$work/results.tsv   # target rep label n total_s us ops p50 p99 bytes errors
 : >"$results"
 extra=$work/extra.tsv       # target rep key value (ls -l times, RSS, ...)
 : >"$extra"
@@ -224,7 +224,7 @@ bench_fs() { # TARGET REP DIR PHASES...
 	local t=$1 r=$2 dir=$3 out
 	shift 3
 	out=$("$BENCH_FS" -n "$n" "$dir" "$@") || {
-		say "run-single.sh: bench-fs failed on $t ($*); the daemon's log ends:"
+		say "run-single.sh: bench-fs saw errors on $t rep $r ($*); the daemon's log ends:"
 		[ "$t" = tmpfs ] || tail -n 5 "$fuse_log" >&2
 		[ -n "$out" ] && printf '%s\n' "$out" | record "$t" "$r"
 		return 1
@@ -249,27 +249,29 @@ run_tmpfs() { # REP
 # run_fuse TARGET REP MOUNTFN BACKING: the same sequence through a FUSE
 # mount, remounting where a cold cache is wanted.
 run_fuse() {
-	local t=$1 r=$2 mountfn=$3 backing=$4 mnt=$work/mnt-$1 ns pid ok=0
+	local t=$1 r=$2 mountfn=$3 backing=$4 mnt=$work/mnt-$1 ns pid ok=1
 	mkdir -p "$mnt"
 	ns=$mnt/deployments/default
 	"$mountfn" "$backing" "$mnt" || return 1
 	pid=$fuse_pid
-	if mkdir -p "$ns" && bench_fs "$t" "$r" "$ns" create:create; then
-		umount_fuse "$mnt" "$pid"
-		"$mountfn" "$backing" "$mnt" || return 1
-		pid=$fuse_pid
-		if bench_fs "$t" "$r" "$ns" read:read_cold read:read_warm stat:stat \
-			readdir:readdir; then
-			umount_fuse "$mnt" "$pid"
-			drop_caches
-			"$mountfn" "$backing" "$mnt" || return 1
-			pid=$fuse_pid
-			bench_fs "$t" "$r" "$ns" read:read_cold_drop overwrite:overwrite \
-				unlink:unlink && ok=1
-		fi
-	else
+	if ! mkdir -p "$ns"; then
 		say "run-single.sh: unable to create '$ns' on $t"
+		umount_fuse "$mnt" "$pid"
+		return 1
 	fi
+	# failed operations are counted by bench-fs and reported; go on measuring
+	bench_fs "$t" "$r" "$ns" create:create || ok=0
+	umount_fuse "$mnt" "$pid"
+	"$mountfn" "$backing" "$mnt" || return 1
+	pid=$fuse_pid
+	bench_fs "$t" "$r" "$ns" read:read_cold read:read_warm stat:stat \
+		readdir:readdir || ok=0
+	umount_fuse "$mnt" "$pid"
+	drop_caches
+	"$mountfn" "$backing" "$mnt" || return 1
+	pid=$fuse_pid
+	bench_fs "$t" "$r" "$ns" read:read_cold_drop overwrite:overwrite \
+		unlink:unlink || ok=0
 	umount_fuse "$mnt" "$pid"
 	[ "$ok" = 1 ]
 }
@@ -284,10 +286,8 @@ run_pass() {
 run_swarmfs() {
 	local data=$work/swarmfs-data.$1
 	mkdir -p "$data"
-	if ! run_fuse swarmfs "$1" mount_swarmfs "$data"; then
-		swarmfs_failed=1
-		have_swarmfs=0
-	fi
+	# a failed rep leaves its phases out; the other reps still count
+	run_fuse swarmfs "$1" mount_swarmfs "$data" || swarmfs_failed=1
 	rm -rf "$data"
 }
 
@@ -479,7 +479,7 @@ stats 3 4 "$extra" >"$work/extra-stats.tsv"
 get() { awk -F '\t' -v t="$2" -v k="$3" -v f="$4" '$1 == t && $2 == k { print $f }' "$1"; }
 
 fmt_cell() { # FILE TARGET KEY: "median (min–max)"
-	local med lo hi
+	local med lo hi cnt
 	med=$(get "$1" "$2" "$3" 4)
 	if [ -z "$med" ]; then
 		printf 'n/a'
@@ -487,9 +487,11 @@ fmt_cell() { # FILE TARGET KEY: "median (min–max)"
 	fi
 	lo=$(get "$1" "$2" "$3" 3)
 	hi=$(get "$1" "$2" "$3" 5)
-	awk -v m="$med" -v a="$lo" -v b="$hi" 'BEGIN {
+	cnt=$(get "$1" "$2" "$3" 6)
+	awk -v m="$med" -v a="$lo" -v b="$hi" -v c="$cnt" -v r="$reps" 'BEGIN {
 		f = (m >= 100) ? "%.0f" : (m >= 10) ? "%.1f" : (m >= 1) ? "%.2f" : "%.3f"
-		printf f " (" f "–" f ")", m, a, b }'
+		printf f " (" f "–" f ")", m, a, b
+		if (c < r) printf " [%d of %d reps]", c, r }'
 }
 
 ratio() { # A B: A/B to two decimals, or n/a
@@ -528,7 +530,7 @@ cat <<EOF
   file pages stay in memory). Warm re-read: a second pass right after the cold one.
 EOF
 if [ "$swarmfs_failed" = 1 ]; then
-	printf -- '- **swarmfs failed during the run**: its figures are partial (errors above on stderr)\n'
+	printf -- '- **swarmfs failed during the run** (errors on stderr): the failed phases of that rep are missing, so some swarmfs cells have fewer samples\n'
 elif [ "$have_swarmfs" = 0 ]; then
 	printf -- '- **swarmfs was not measured** (not built, or --no-swarmfs; looked for %s)\n' "$SWARMFS"
 fi
@@ -548,6 +550,10 @@ for op in create read_cold read_cold_drop read_warm stat readdir overwrite unlin
 		"$(ratio "$sw" "$(get "$work/us.tsv" sqlite "$op" 4)")"
 done
 printf '\nRatios are of medians; above 1 means swarmfs is slower.\n'
+if awk -F '\t' '$11 > 0 { found = 1 } END { exit !found }' "$results"; then
+	printf '\n**Failed operations** (counted in the times above; details on stderr):\n\n'
+	awk -F '\t' '$11 > 0 { printf "- %s rep %s, %s: %s of %s failed\n", $1, $2, $3, $11, $4 }' "$results"
+fi
 
 printf '\n## Per operation: ops/s, median (min–max)\n\n'
 printf '| operation | tmpfs | passthrough | sqlite | swarmfs |\n|---|---|---|---|---|\n'
