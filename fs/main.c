@@ -77,18 +77,25 @@ void fs_store_close_thread(void)
 	pthread_setspecific(store_key, NULL);
 }
 
+/* libfuse writes some messages in pieces ("unknown option(s): `", the
+ * option, "'\n"): gather them per thread into one line. */
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	static __thread char line[1024];
+	static __thread size_t used;
 	size_t n;
 
-	if ((int)level > log_level)
-		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(line + used, sizeof(line) - used, fmt, ap);
 	n = strlen(line);
+	if (n > 0 && line[n - 1] != '\n' && n < sizeof(line) - 1) {
+		used = n;
+		return;
+	}
+	used = 0;
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
-	log_write((int)level, "%s", line);
+	if ((int)level <= log_level)
+		log_write((int)level, "%s", line);
 }
 
 static void usage(FILE *f)
@@ -336,7 +343,14 @@ int main(int argc, char **argv)
 	so.readonly = fs.readonly;
 	so.create = !fs.readonly;
 	so.quick_check = true;
-	rc = store_open(fs.db_path, &so, &st, &err);
+	{
+		/* err.msg below is the one line the user needs; the store's own
+		 * log line about the same failure would repeat it. */
+		int saved = log_level;
+		log_level = LOG_CRIT;
+		rc = store_open(fs.db_path, &so, &st, &err);
+		log_level = saved;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "swarmfs: %s\n", err.msg);
 		return 1;
@@ -412,7 +426,7 @@ int main(int argc, char **argv)
 		report(ready_fd, msg);
 		goto out_unmount;
 	}
-	log_msg(LOG_NOTICE, "mounted '%s' on '%s' (node %s)", fs.data_dir, fs.mountpoint, fs.node);
+	log_msg(LOG_INFO, "mounted '%s' on '%s' (node %s)", fs.data_dir, fs.mountpoint, fs.node);
 	report(ready_fd, "");
 	if (ready_fd >= 0)
 		close(ready_fd);
@@ -427,8 +441,10 @@ int main(int argc, char **argv)
 		rc = fuse_session_loop_mt(fs.se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	exit_code = rc == 0 || fuse_session_exited(fs.se) ? 0 : 1;
-	log_msg(LOG_NOTICE, "unmounting '%s'", fs.mountpoint);
+	/* The loop returns the signal number after SIGTERM/SIGINT, 0 after
+	 * an unmount, negative on errors. */
+	exit_code = rc < 0 ? 1 : 0;
+	log_msg(LOG_INFO, "unmounting '%s'", fs.mountpoint);
 	fs_events_shutdown();
 	fs_watch_request_stop();
 out_unmount:
