@@ -223,12 +223,14 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 		rc = fs_status_render(&buf, &len);
 		if (rc == 0)
 			free(buf);
-		fill_stat(st, i->ino, false, (int64_t)len, fs_now_ms(), true);
+		/* A fixed time: tar and rsync must not think the file changes
+		 * under them while they read it. */
+		fill_stat(st, i->ino, false, (int64_t)len, fs.started_ms, true);
 		*timeout = 0;
 		return 0;
 	}
 	case FS_T_EVENTS:
-		fill_stat(st, i->ino, false, 0, fs_now_ms(), true);
+		fill_stat(st, i->ino, false, 0, fs.started_ms, true);
 		*timeout = 0;
 		return 0;
 	case FS_T_NS: {
@@ -817,12 +819,31 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	case FS_H_DOC:
 	case FS_H_STATUS:
+		if (!h->writable) {
+			/* Immutable after open, and release cannot run before
+			 * this reply is written. */
+			n = 0;
+			if (off >= 0 && (size_t)off < h->len)
+				n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+			fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+			return;
+		}
+		/* Copy out, then reply with no lock held: once the reply is
+		 * sent, the reader may close and release may free h. */
 		pthread_mutex_lock(&h->lock);
 		n = 0;
 		if (off >= 0 && (size_t)off < h->len)
 			n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
-		fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+		buf = malloc(n ? n : 1);
+		if (buf && n)
+			memcpy(buf, h->buf + off, n);
 		pthread_mutex_unlock(&h->lock);
+		if (buf == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		fuse_reply_buf(req, buf, n);
+		free(buf);
 		return;
 	default:
 		fuse_reply_err(req, EISDIR);
