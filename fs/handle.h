@@ -45,7 +45,6 @@ struct fs_handle {
 	bool created;                  /* the handle created a pending resource */
 	size_t scan_end;               /* bytes fed to scan: the next sequential offset */
 	struct store_jsonscan scan;
-	uint64_t kgen;                 /* DOC read: the inode's kgen at open */
 
 	struct fs_scratch *scratch;    /* SCRATCH: one reference */
 	struct fs_events_reader *reader; /* EVENTS */

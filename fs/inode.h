@@ -49,14 +49,6 @@ struct fs_inode {
 	bool pending;               /* RESOURCE created, not yet committed */
 	int writers;                /* RESOURCE: open write handles */
 
-	/* Page-cache bookkeeping for RESOURCE (see ops.c, open). */
-	bool kvalid;                /* the kernel holds pages of (kversion, khlc) */
-	int64_t kversion;
-	uint64_t khlc;
-	uint64_t kgen;              /* bumped whenever the kernel is told to drop pages */
-	int nopen;                  /* open read handles */
-	int nopen_kgen;             /* ... of which opened at generation kgen */
-
 	/* Last known attributes, for inodes the store no longer has. */
 	int64_t size;
 	int64_t mtime_ms;
