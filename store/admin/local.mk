@@ -2,7 +2,8 @@
 bin_PROGRAMS += store/swarmfs-admin
 store_admin_lib_sources = store/admin/admin.h store/admin/export.c \
 	store/admin/import.c store/admin/podman.c store/admin/log.c
-store_swarmfs_admin_SOURCES = store/admin/main.c $(store_admin_lib_sources)
+store_swarmfs_admin_SOURCES = store/admin/main.c $(store_admin_lib_sources) \
+	store/admin/recovery.c store/admin/recovery.h
 store_swarmfs_admin_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 store_swarmfs_admin_LDADD = $(STORE_LIBS)
 

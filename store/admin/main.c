@@ -1,17 +1,20 @@
 /* main.c - swarmfs-admin: the command line over one data dir's store; it
  * opens its own SQLite connection, so it works with or without a mount. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "log.h"
+#include "recovery.h"
 
 #define PROG "swarmfs-admin"
 #define EXIT_USAGE 2
@@ -32,6 +35,20 @@ static const char usage_text[] =
 	"                             the change history, oldest first; --since REV shows\n"
 	"                             the changes after REV, --limit the first N of them\n"
 	"  compact [--keep N]         drop change-log entries but the newest N (default 1000)\n"
+	"\n"
+	"snapshots (standalone SQLite files in DATA/snapshots/):\n"
+	"  snapshot NAME              take a manual snapshot (NAME: a DNS label)\n"
+	"  snapshots [--json]         list them: name, created, revision, resources,\n"
+	"                             size, manual or automatic\n"
+	"  snapshot-rm NAME           remove one\n"
+	"  restore NAME               make the live state exactly the snapshot's, in one\n"
+	"                             transaction (deleting what was created since); if\n"
+	"                             the store is damaged, replace it with the snapshot\n"
+	"                             (the damaged file is moved aside, never deleted)\n"
+	"  prune [--retention POLICY] [--dry-run]\n"
+	"                             apply retention to the automatic snapshots now;\n"
+	"                             POLICY like hourly=24,daily=7,weekly=4,monthly=12\n"
+	"                             (the default; rules left out keep nothing)\n"
 	"\n"
 	"options:\n"
 	"  --data-dir DIR   data dir (default: /var/lib/swarmfs for root, else\n"
@@ -151,23 +168,79 @@ static int resolve_paths(struct admin *a, struct store_err *err)
 	return 0;
 }
 
+/* Opens the store with `opts` (node filled in here). */
+static int open_with(struct admin *a, struct store_options *opts,
+		     struct store **s, struct store_err *err)
+{
+	int rc;
+
+	opts->node = a->node;
+	rc = resolve_paths(a, err);
+	if (rc < 0)
+		return rc;
+	rc = store_prepare_data_dir(a->dir, opts->readonly, err);
+	if (rc < 0)
+		return rc;
+	return store_open(a->db, opts, s, err);
+}
+
 static int open_store(struct admin *a, bool readonly, bool create,
 		      struct store **s, struct store_err *err)
 {
 	struct store_options opts = {
-		.node = a->node,
 		.readonly = readonly,
 		.create = create,
 	};
-	int rc;
 
-	rc = resolve_paths(a, err);
+	return open_with(a, &opts, s, err);
+}
+
+/*
+ * The store's err.msg is the one line a user needs: the store's own log line
+ * about the same failure would repeat it.  Returns the level to put back.
+ */
+static int quiet(void)
+{
+	int saved = log_level;
+
+	log_level = LOG_CRIT;
+	return saved;
+}
+
+/*
+ * Reports a store that could not be opened or failed its check.  A damaged
+ * store (and a missing one when a snapshot could bring it back) gets the
+ * recovery hint naming the newest good snapshot; anything else the reason.
+ */
+static int fail_store(struct admin *a, const struct store_err *err, int rc)
+{
+	char hint[2 * STORE_ERR_MAX + 3 * PATH_MAX];
+	int hrc;
+
+	if (!admin_recovery_needed(rc) && rc != -ENOENT)
+		return fail(err, rc);
+	if (!a->dir[0] && resolve_paths(a, &(struct store_err){ { 0 } }) < 0)
+		return fail(err, rc);
+	hrc = admin_recovery_hint(a->dir, err && err->msg[0] ? err->msg : strerror(-rc),
+				  hint, sizeof(hint));
+	if (hrc < 0 && rc == -ENOENT)
+		return fail(err, rc);
+	fprintf(stderr, PROG ": %s\n", hint);
+	return EXIT_FAILURE;
+}
+
+/* DATA/snapshots into buf. */
+static int snapshot_dir(struct admin *a, char *buf, size_t size, struct store_err *err)
+{
+	int rc = resolve_paths(a, err);
+
 	if (rc < 0)
 		return rc;
-	rc = store_prepare_data_dir(a->dir, readonly, err);
-	if (rc < 0)
-		return rc;
-	return store_open(a->db, &opts, s, err);
+	if (snprintf(buf, size, "%s/%s", a->dir, STORE_SNAPSHOT_DIR) >= (int)size) {
+		snprintf(err->msg, sizeof(err->msg), "data dir path too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 /* ---- status ---------------------------------------------------------------- */
@@ -213,10 +286,26 @@ static int status_ns(const struct store_ns_info *info, void *arg)
 	return 0;
 }
 
-static int status_json(struct store *s, const struct store_status *st)
+/* Number and total size of the snapshots, for status. */
+struct snap_totals {
+	int64_t count;
+	int64_t bytes;
+};
+
+static int add_snapshot(const struct store_snapshot_info *info, void *arg)
+{
+	struct snap_totals *t = arg;
+
+	t->count++;
+	t->bytes += info->bytes;
+	return 0;
+}
+
+static int status_json(struct store *s, const struct store_status *st,
+		       const struct snap_totals *snaps)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *res, *nss, *store, *log;
+	cJSON *res, *nss, *store, *snap, *log;
 	char *text = NULL;
 	size_t len;
 	int rc = -ENOMEM;
@@ -254,6 +343,11 @@ static int status_json(struct store *s, const struct store_status *st)
 	    !cJSON_AddNumberToObject(store, "total_bytes",
 				     (double)(st->db_bytes + st->wal_bytes)))
 		goto out;
+	snap = cJSON_AddObjectToObject(root, "snapshots");
+	if (!snap ||
+	    !cJSON_AddNumberToObject(snap, "count", (double)snaps->count) ||
+	    !cJSON_AddNumberToObject(snap, "bytes", (double)snaps->bytes))
+		goto out;
 	log = cJSON_AddObjectToObject(root, "changelog");
 	if (!log ||
 	    !cJSON_AddNumberToObject(log, "entries", (double)st->changes) ||
@@ -272,9 +366,10 @@ out:
 	return rc;
 }
 
-static int status_text(struct store *s, const struct store_status *st)
+static int status_text(struct store *s, const struct store_status *st,
+		       const struct snap_totals *snaps)
 {
-	char total[32], db[32], wal[32];
+	char total[32], db[32], wal[32], snap[32];
 	int rc;
 
 	format_size(st->db_bytes + st->wal_bytes, total, sizeof(total));
@@ -293,6 +388,11 @@ static int status_text(struct store *s, const struct store_status *st)
 	else
 		printf("%-16s%s\n", "change log", "empty");
 	printf("%-16s%" PRId64 "\n", "tombstones", st->tombstones);
+	format_size(snaps->bytes, snap, sizeof(snap));
+	if (snaps->count > 0)
+		printf("%-16s%" PRId64 " (%s)\n", "snapshots", snaps->count, snap);
+	else
+		printf("%-16s%s\n", "snapshots", "none");
 	printf("\n%-12s %9s  %s\n", "KIND", "RESOURCES", "NAMESPACES");
 	for (int k = 0; k < STORE_KIND_COUNT; k++) {
 		struct ns_names nn = { .f = stdout };
@@ -308,11 +408,14 @@ static int status_text(struct store *s, const struct store_status *st)
 
 static int cmd_status(struct admin *a, int argc, char **argv)
 {
+	struct store_options opts = { .readonly = true, .quick_check = true };
 	struct store_err err = { { 0 } };
+	struct snap_totals snaps = { 0 };
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
 	struct store_status st;
 	struct store *s = NULL;
 	bool json = false;
-	int rc;
+	int rc, saved;
 
 	for (int i = 0; i < argc; i++) {
 		rc = global_opt(a, argc, argv, &i);
@@ -325,12 +428,23 @@ static int cmd_status(struct admin *a, int argc, char **argv)
 		else
 			return unknown_arg(argv[i]);
 	}
-	rc = open_store(a, true, false, &s, &err);
+	/* quick_check: a status that looks fine over a damaged store would be
+	 * worse than none. */
+	saved = quiet();
+	rc = open_with(a, &opts, &s, &err);
+	log_level = saved;
 	if (rc < 0)
+		return fail_store(a, &err, rc);
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc < 0) {
+		store_close(s);
 		return fail(&err, rc);
+	}
 	rc = store_status(s, &st);
 	if (rc == 0)
-		rc = json ? status_json(s, &st) : status_text(s, &st);
+		rc = store_snapshot_list(dir, add_snapshot, &snaps);
+	if (rc == 0)
+		rc = json ? status_json(s, &st, &snaps) : status_text(s, &st, &snaps);
 	store_close(s);
 	if (rc < 0) {
 		snprintf(err.msg, sizeof(err.msg), "unable to read the status: %s",
@@ -342,17 +456,68 @@ static int cmd_status(struct admin *a, int argc, char **argv)
 
 /* ---- check ------------------------------------------------------------------- */
 
+/* What store_check found: problems with documents can be fixed by writing
+ * them again; anything else comes from integrity_check, i.e. the file is
+ * damaged. */
+struct check_findings {
+	bool print;               /* print each problem on stdout */
+	int64_t damage;           /* problems that are not about one document */
+	char first[STORE_ERR_MAX]; /* the first of those */
+};
+
+static bool document_problem(const char *msg)
+{
+	for (int k = 0; k < STORE_KIND_COUNT; k++) {
+		const char *dir = store_kind_dir(k);
+		size_t len = strlen(dir);
+
+		if (strncmp(msg, dir, len) == 0 && msg[len] == '/')
+			return true;
+	}
+	return false;
+}
+
 static void check_problem(const char *msg, void *arg)
 {
-	printf("%s\n", msg);
+	struct check_findings *f = arg;
+
+	if (f->print)
+		printf("%s\n", msg);
+	if (document_problem(msg))
+		return;
+	if (f->damage++ == 0)
+		snprintf(f->first, sizeof(f->first), "%s", msg);
+}
+
+/*
+ * store_check, sorting damage from bad documents.  Returns 0, -EIO when the
+ * file is damaged (err says how), or another negative errno.
+ */
+static int check_store(struct store *s, struct check_findings *f, int64_t *problems,
+		       struct store_err *err)
+{
+	int rc = store_check(s, check_problem, f, problems);
+
+	if (rc < 0 && f->damage == 0)
+		snprintf(f->first, sizeof(f->first), "integrity_check failed: %s",
+			 strerror(-rc));
+	if (rc == -EIO || f->damage > 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s", f->first);
+		return -EIO;
+	}
+	if (rc < 0)
+		snprintf(err->msg, sizeof(err->msg), "unable to check the store: %s",
+			 strerror(-rc));
+	return rc;
 }
 
 static int cmd_check(struct admin *a, int argc, char **argv)
 {
+	struct check_findings f = { .print = true };
 	struct store_err err = { { 0 } };
 	struct store *s = NULL;
 	int64_t problems = 0;
-	int rc;
+	int rc, saved;
 
 	for (int i = 0; i < argc; i++) {
 		rc = global_opt(a, argc, argv, &i);
@@ -361,16 +526,14 @@ static int cmd_check(struct admin *a, int argc, char **argv)
 		if (rc == 0)
 			return unknown_arg(argv[i]);
 	}
+	saved = quiet();
 	rc = open_store(a, true, false, &s, &err);
-	if (rc < 0)
-		return fail(&err, rc);
-	rc = store_check(s, check_problem, NULL, &problems);
+	if (rc == 0)
+		rc = check_store(s, &f, &problems, &err);
 	store_close(s);
-	if (rc < 0) {
-		snprintf(err.msg, sizeof(err.msg), "unable to check the store: %s",
-			 strerror(-rc));
-		return fail(&err, rc);
-	}
+	log_level = saved;
+	if (rc < 0)
+		return fail_store(a, &err, rc);
 	if (problems > 0) {
 		printf("%" PRId64 " problem%s found\n", problems,
 		       problems == 1 ? "" : "s");
@@ -578,6 +741,483 @@ static int cmd_compact(struct admin *a, int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* ---- snapshots ------------------------------------------------------------------- */
+
+/* The one NAME argument of a snapshot command; returns 0, or the exit
+ * status after a usage error. */
+static int one_name(struct admin *a, int argc, char **argv, const char *cmd,
+		    const char **name)
+{
+	int rc;
+
+	*name = NULL;
+	for (int i = 0; i < argc; i++) {
+		rc = global_opt(a, argc, argv, &i);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (*name || argv[i][0] == '-')
+			return unknown_arg(argv[i]);
+		*name = argv[i];
+	}
+	if (!*name)
+		return usage_error("%s needs a snapshot NAME", cmd);
+	return 0;
+}
+
+static int cmd_snapshot(struct admin *a, int argc, char **argv)
+{
+	struct store_err err = { { 0 } };
+	struct store_snapshot_info info;
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
+	struct store *s = NULL;
+	const char *name;
+	int rc, saved;
+
+	rc = one_name(a, argc, argv, "snapshot", &name);
+	if (rc != 0)
+		return rc;
+	/* Checked before the store is opened: a bad name is the user's
+	 * mistake whatever state the store is in. */
+	if (!store_name_valid(name)) {
+		fprintf(stderr, PROG ": invalid snapshot name '%s': must be a DNS label "
+			"(lowercase letters, digits and '-', at most %d characters)\n",
+			name, STORE_NAME_MAX);
+		return EXIT_FAILURE;
+	}
+	saved = quiet();
+	rc = open_store(a, false, false, &s, &err);
+	if (rc < 0) {
+		log_level = saved;
+		return fail_store(a, &err, rc);
+	}
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc == 0)
+		rc = store_snapshot_create(s, dir, name, false, &info, &err);
+	store_close(s);
+	log_level = saved;
+	if (rc < 0)
+		return fail(&err, rc);
+	printf("snapshot '%s' taken at revision %" PRId64 " (%" PRId64 " resource%s, %"
+	       PRId64 " bytes)\n", info.name, info.revision, info.resources,
+	       info.resources == 1 ? "" : "s", info.bytes);
+	return EXIT_SUCCESS;
+}
+
+struct snap_print {
+	cJSON *array;  /* --json: collected here */
+	int n;
+};
+
+static int snapshot_row(const struct store_snapshot_info *info, void *arg)
+{
+	struct snap_print *p = arg;
+	char created[32], size[32];
+
+	store_format_time(info->created_ms, created, sizeof(created));
+	if (p->array) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(p->array, o)) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		if (!cJSON_AddStringToObject(o, "name", info->name) ||
+		    !cJSON_AddStringToObject(o, "created", created) ||
+		    !cJSON_AddNumberToObject(o, "revision", (double)info->revision) ||
+		    !cJSON_AddNumberToObject(o, "resources", (double)info->resources) ||
+		    !cJSON_AddNumberToObject(o, "bytes", (double)info->bytes) ||
+		    !cJSON_AddBoolToObject(o, "automatic", info->automatic))
+			return -ENOMEM;
+	} else {
+		if (p->n == 0)
+			printf("%-32s %-20s %9s %9s %10s  %s\n", "NAME", "CREATED", "REVISION",
+			       "RESOURCES", "SIZE", "TYPE");
+		format_size(info->bytes, size, sizeof(size));
+		printf("%-32s %-20s %9" PRId64 " %9" PRId64 " %10s  %s\n", info->name, created,
+		       info->revision, info->resources, size,
+		       info->automatic ? "automatic" : "manual");
+	}
+	p->n++;
+	return 0;
+}
+
+static int cmd_snapshots(struct admin *a, int argc, char **argv)
+{
+	struct store_err err = { { 0 } };
+	struct snap_print p = { 0 };
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
+	char *text = NULL;
+	bool json = false;
+	size_t len;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		rc = global_opt(a, argc, argv, &i);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return unknown_arg(argv[i]);
+	}
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc < 0)
+		return fail(&err, rc);
+	if (json) {
+		p.array = cJSON_CreateArray();
+		if (!p.array)
+			return fail(NULL, -ENOMEM);
+	}
+	/* No store needed: snapshots are listed from their own files, so this
+	 * works when the main store is lost. */
+	rc = store_snapshot_list(dir, snapshot_row, &p);
+	if (rc == 0 && json) {
+		rc = admin_json_print(p.array, &text, &len);
+		if (rc == 0)
+			fwrite(text, 1, len, stdout);
+	}
+	free(text);
+	cJSON_Delete(p.array);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": unable to list the snapshots in '%s': %s\n", dir,
+			strerror(-rc));
+		return EXIT_FAILURE;
+	}
+	if (!json && p.n == 0)
+		printf("no snapshots in '%s'\n", dir);
+	return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_snapshot_rm(struct admin *a, int argc, char **argv)
+{
+	struct store_err err = { { 0 } };
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
+	const char *name;
+	int rc;
+
+	rc = one_name(a, argc, argv, "snapshot-rm", &name);
+	if (rc != 0)
+		return rc;
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc == 0)
+		rc = store_snapshot_delete(dir, name, &err);
+	if (rc < 0)
+		return fail(&err, rc);
+	printf("removed snapshot '%s'\n", name);
+	return EXIT_SUCCESS;
+}
+
+/* ---- restore ----------------------------------------------------------------- */
+
+/*
+ * Takes DATA/swarmfs.lock the way the mount does, without waiting: -EBUSY
+ * (with the holder's pid in *holder, 0 if unknown) while a mount runs.  On
+ * 0, *fd holds the lock until closed (-1: no lock file, so no mount ever
+ * ran here).
+ */
+static int take_mount_lock(const char *data_dir, int *fd, long *holder)
+{
+	char path[PATH_MAX + 32], buf[32];
+	ssize_t n;
+	int e;
+
+	*holder = 0;
+	snprintf(path, sizeof(path), "%s/swarmfs.lock", data_dir);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	e = errno;
+	if (e == EWOULDBLOCK) {
+		/* The mount writes its pid into the file it locks. */
+		n = pread(*fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		*holder = strtol(buf, NULL, 10);
+		e = EBUSY;
+	}
+	close(*fd);
+	*fd = -1;
+	return -e;
+}
+
+/* What a restore changed, counted from the change log. */
+struct restore_counts {
+	const char *source;   /* "snapshot:NAME" */
+	int64_t upto;         /* the restore's last revision */
+	int64_t ops[4];       /* by enum store_op */
+};
+
+static int count_change(const struct store_change *c, void *arg)
+{
+	struct restore_counts *rc = arg;
+
+	if (c->revision > rc->upto)
+		return 1;
+	if (c->source && strcmp(c->source, rc->source) == 0 && c->op >= 0 && c->op < 4)
+		rc->ops[c->op]++;
+	return 0;
+}
+
+/* Restore into a healthy store: one transaction through the store. */
+static int restore_live(struct store *s, const char *dir, const char *name)
+{
+	char source[STORE_NAME_MAX + 16];
+	struct store_err err = { { 0 } };
+	struct restore_counts counts = { .source = source };
+	struct store_log_filter filter = { 0 };
+	struct store_result res;
+	int64_t before = 0;
+	int rc;
+
+	snprintf(source, sizeof(source), "snapshot:%s", name);
+	rc = store_revision(s, &before);
+	if (rc == 0)
+		rc = store_snapshot_restore(s, dir, name, &res, &err);
+	if (rc < 0)
+		return fail(&err, rc);
+	if (res.revision == before) {
+		printf("restored snapshot '%s': the state was already the snapshot's, nothing "
+		       "changed (revision %" PRId64 ")\n", name, before);
+		return EXIT_SUCCESS;
+	}
+	/* Other writers may commit around the restore: count only its own
+	 * changes, which carry its source. */
+	filter.after_revision = before;
+	counts.upto = res.revision;
+	rc = store_log(s, &filter, count_change, &counts);
+	if (rc < 0) {
+		/* Done and durable: only the report is short. */
+		printf("restored snapshot '%s'; the store is now at revision %" PRId64 "\n",
+		       name, res.revision);
+		return EXIT_SUCCESS;
+	}
+	printf("restored snapshot '%s': %" PRId64 " resource%s put, %" PRId64 " deleted",
+	       name, counts.ops[STORE_OP_PUT], counts.ops[STORE_OP_PUT] == 1 ? "" : "s",
+	       counts.ops[STORE_OP_DELETE]);
+	if (counts.ops[STORE_OP_NS_CREATE] || counts.ops[STORE_OP_NS_DELETE])
+		printf(", %" PRId64 " namespace%s created, %" PRId64 " removed",
+		       counts.ops[STORE_OP_NS_CREATE],
+		       counts.ops[STORE_OP_NS_CREATE] == 1 ? "" : "s",
+		       counts.ops[STORE_OP_NS_DELETE]);
+	printf("; the store is now at revision %" PRId64 "\n", res.revision);
+	return EXIT_SUCCESS;
+}
+
+/* Restore over a damaged or missing store: the file is replaced by a copy of
+ * the snapshot, the old one moved aside.  Never under a running mount, which
+ * would go on writing to the file it has open. */
+static int restore_recover(struct admin *a, const char *dir,
+			   const struct store_snapshot_info *info, const char *why)
+{
+	struct store_err err = { { 0 } };
+	char *aside = NULL;
+	long holder;
+	int fd, rc;
+
+	rc = take_mount_lock(a->dir, &fd, &holder);
+	if (rc == -EBUSY) {
+		char pid[32] = "";
+
+		if (holder > 0)
+			snprintf(pid, sizeof(pid), " (pid %ld)", holder);
+		fprintf(stderr, PROG ": %s, and swarmfs%s is mounted on data dir '%s': "
+			"unmount it first, then run this restore again\n", why, pid, a->dir);
+		return EXIT_FAILURE;
+	}
+	if (rc < 0) {
+		fprintf(stderr, PROG ": unable to lock data dir '%s': %s\n", a->dir,
+			strerror(-rc));
+		return EXIT_FAILURE;
+	}
+	/* The lock is held through the swap, so no mount starts halfway. */
+	rc = store_snapshot_recover(a->db, dir, info->name, &aside, &err);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		return fail(&err, rc);
+	printf("%s\nreplaced '%s' with snapshot '%s' (revision %" PRId64 ", %" PRId64
+	       " resource%s)", why, a->db, info->name, info->revision, info->resources,
+	       info->resources == 1 ? "" : "s");
+	if (aside)
+		printf("; the damaged store was moved to '%s'", aside);
+	printf("\n");
+	free(aside);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_restore(struct admin *a, int argc, char **argv)
+{
+	struct store_options opts = { .quick_check = true };
+	struct check_findings f = { 0 };
+	struct store_err err = { { 0 } };
+	struct store_snapshot_info info;
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
+	char why[STORE_ERR_MAX + PATH_MAX + 32];
+	struct store *s = NULL;
+	int64_t problems = 0;
+	const char *name;
+	int rc, saved;
+
+	rc = one_name(a, argc, argv, "restore", &name);
+	if (rc != 0)
+		return rc;
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc == 0)
+		rc = store_snapshot_get(dir, name, &info, &err);
+	if (rc < 0)
+		return fail(&err, rc);
+
+	saved = quiet();
+	rc = open_with(a, &opts, &s, &err);
+	/* A store that opens but fails integrity_check is as lost as one that
+	 * does not open: restoring through it would read garbage. */
+	if (rc == 0)
+		rc = check_store(s, &f, &problems, &err);
+	if (rc == 0) {
+		rc = restore_live(s, dir, name);
+		store_close(s);
+		log_level = saved;
+		return rc;
+	}
+	store_close(s);
+	if (rc != -ENOENT && !admin_recovery_needed(rc)) {
+		log_level = saved;
+		return fail(&err, rc);
+	}
+	if (rc == -ENOENT)
+		snprintf(why, sizeof(why), "%s", err.msg);
+	else if (strstr(err.msg, a->db))
+		snprintf(why, sizeof(why), "%s", err.msg);
+	else
+		snprintf(why, sizeof(why), "store '%s' is corrupt: %s", a->db, err.msg);
+	rc = restore_recover(a, dir, &info, why);
+	log_level = saved;
+	return rc;
+}
+
+/* ---- prune ------------------------------------------------------------------- */
+
+static int print_pruned(const struct store_snapshot_info *info, void *arg)
+{
+	int64_t *n = arg;
+	char created[32];
+
+	store_format_time(info->created_ms, created, sizeof(created));
+	printf("pruned '%s' (created %s, revision %" PRId64 ")\n", info->name, created,
+	       info->revision);
+	++*n;
+	return 0;
+}
+
+struct snap_vec {
+	struct store_snapshot_info *v;
+	size_t n, cap;
+};
+
+static int snap_vec_add(const struct store_snapshot_info *info, void *arg)
+{
+	struct snap_vec *sv = arg;
+
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? sv->cap * 2 : 16;
+		void *v = realloc(sv->v, cap * sizeof(*sv->v));
+
+		if (!v)
+			return -ENOMEM;
+		sv->v = v;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = *info;
+	return 0;
+}
+
+/* --dry-run: the same selection, printed, nothing removed. */
+static int prune_dry(const char *dir, const struct store_retention *r, int64_t *n)
+{
+	struct snap_vec sv = { 0 };
+	bool *keep = NULL;
+	int rc = store_snapshot_list(dir, snap_vec_add, &sv);
+
+	if (rc == 0) {
+		keep = calloc(sv.n ? sv.n : 1, sizeof(*keep));
+		if (!keep)
+			rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		store_retention_select(sv.v, sv.n, r, keep);
+		for (size_t i = 0; i < sv.n; i++) {
+			char created[32];
+
+			if (keep[i])
+				continue;
+			store_format_time(sv.v[i].created_ms, created, sizeof(created));
+			printf("would prune '%s' (created %s, revision %" PRId64 ")\n",
+			       sv.v[i].name, created, sv.v[i].revision);
+			++*n;
+		}
+	}
+	free(keep);
+	free(sv.v);
+	return rc;
+}
+
+static int cmd_prune(struct admin *a, int argc, char **argv)
+{
+	struct store_retention r = STORE_RETENTION_DEFAULT;
+	struct store_err err = { { 0 } };
+	char dir[PATH_MAX + sizeof(STORE_SNAPSHOT_DIR) + 1];
+	bool dry_run = false;
+	int64_t pruned = 0;
+	const char *v;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		rc = global_opt(a, argc, argv, &i);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		rc = opt_value(argc, argv, &i, "--retention", NULL, &v);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (rc > 0) {
+			if (store_retention_parse(v, &r, &err) < 0)
+				return usage_error("%s", err.msg);
+			continue;
+		}
+		if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0)
+			dry_run = true;
+		else
+			return unknown_arg(argv[i]);
+	}
+	rc = snapshot_dir(a, dir, sizeof(dir), &err);
+	if (rc < 0)
+		return fail(&err, rc);
+	if (dry_run) {
+		rc = prune_dry(dir, &r, &pruned);
+		if (rc < 0) {
+			fprintf(stderr, PROG ": unable to list the snapshots in '%s': %s\n", dir,
+				strerror(-rc));
+			return EXIT_FAILURE;
+		}
+	} else {
+		rc = store_snapshot_prune(dir, &r, print_pruned, &pruned, &err);
+		if (rc < 0)
+			return fail(&err, rc);
+	}
+	if (pruned == 0)
+		printf("nothing to prune\n");
+	else
+		printf("%s %" PRId64 " automatic snapshot%s\n", dry_run ? "would prune" : "pruned",
+		       pruned, pruned == 1 ? "" : "s");
+	return EXIT_SUCCESS;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct {
@@ -590,6 +1230,11 @@ static const struct {
 	{ "import", cmd_import },
 	{ "log", cmd_log },
 	{ "compact", cmd_compact },
+	{ "snapshot", cmd_snapshot },
+	{ "snapshots", cmd_snapshots },
+	{ "snapshot-rm", cmd_snapshot_rm },
+	{ "restore", cmd_restore },
+	{ "prune", cmd_prune },
 };
 
 int main(int argc, char **argv)
