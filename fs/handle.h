@@ -37,7 +37,7 @@ struct fs_handle {
 	bool writable;                 /* DOC opened for writing */
 	bool written;                  /* a write() or truncate since the last commit attempt */
 	bool truncated;                /* O_TRUNC at open */
-	bool rejected;                 /* an early rejection was replied to write() */
+	int rejected;                  /* errno of an early rejection replied to write(), or 0 */
 	bool committed;                /* some commit from this handle succeeded */
 	bool scan_on;                  /* writes so far were sequential from 0 */
 	bool scan_parsed;              /* COMPLETE prefix already validated */

@@ -602,7 +602,7 @@ static int commit(struct fs_handle *h)
 	int rc;
 
 	if (!h->written)
-		return h->rejected ? -EINVAL : 0;
+		return -h->rejected;
 	h->written = false;
 	h->attempted = true;
 	rc = get_info(h->inode->ino, &i);
@@ -854,7 +854,7 @@ static int early_check(struct fs_handle *h, const char *data, size_t size, off_t
 		h->scan_on = true;
 		h->scan_parsed = false;
 		h->scan_end = 0;
-		h->rejected = false;
+		h->rejected = 0;
 	}
 	if (!h->scan_on || (size_t)off != h->scan_end) {
 		/* Not sequential from 0 (a seek, O_APPEND...): the whole
@@ -913,15 +913,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		if (h->rejected && off != 0) {
 			/* Already told this writer; keep saying it. */
 			h->written = false;
+			rc = h->rejected;
 			pthread_mutex_unlock(&h->lock);
-			fuse_reply_err(req, EINVAL);
+			fuse_reply_err(req, rc);
 			return;
 		}
 		rc = early_check(h, data, size, off, &err);
 	}
 	if (rc < 0 && (rc == -EINVAL || rc == -EFBIG)) {
 		bool first = !h->rejected;
-		h->rejected = true;
+		h->rejected = -rc;
 		h->written = false;
 		pthread_mutex_unlock(&h->lock);
 		if (first && get_info(ino, &i) == 0) {
@@ -1071,7 +1072,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 				rc = fs_handle_resize(h, (size_t)attr->st_size, STORE_DOC_MAX);
 				if (rc == 0) {
 					h->written = true;
-					h->rejected = false;
+					h->rejected = 0;
 					if (h->scan_end > (size_t)attr->st_size || attr->st_size == 0) {
 						store_jsonscan_init(&h->scan);
 						h->scan_on = attr->st_size == 0;
