@@ -241,7 +241,10 @@ int main(int argc, char **argv)
 	fuse_opt_add_arg(&args, "-o");
 	fuse_opt_add_arg(&args, "default_permissions,fsname=swarmfs,subtype=swarmfs");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fsdo:h", longopts, NULL)) != -1) {
+	for (;;) {
+		c = getopt_long(argc, argv, "+:fsdo:h", longopts, NULL);
+		if (c == -1)
+			break;
 		switch (c) {
 		case 'D':
 			data_dir = optarg;
@@ -288,7 +291,7 @@ int main(int argc, char **argv)
 			die_args("option '%s' needs an argument", argv[optind - 1]);
 			break;
 		default:
-			if (optopt)
+			if (optopt && optopt < 128)
 				die_args("unknown option '-%c'", optopt);
 			die_args("unknown option '%s'", argv[optind - 1]);
 		}
