@@ -954,12 +954,15 @@ struct restore_counts {
 
 static int count_change(const struct store_change *c, void *arg)
 {
-	struct restore_counts *rc = arg;
+	struct restore_counts *n = arg;
+	size_t op = (size_t)c->op;
 
-	if (c->revision > rc->upto)
+	/* Non-zero stops the walk: later changes are not the restore's. */
+	if (c->revision > n->upto)
 		return 1;
-	if (c->source && strcmp(c->source, rc->source) == 0 && c->op >= 0 && c->op < 4)
-		rc->ops[c->op]++;
+	if (c->source && strcmp(c->source, n->source) == 0 &&
+	    op < sizeof(n->ops) / sizeof(n->ops[0]))
+		n->ops[op]++;
 	return 0;
 }
 
