@@ -196,7 +196,9 @@ static int export_namespace(struct store *s, enum store_kind kind,
 		set_err(err, "unable to list '%s': %s", ns, rc);
 		goto out;
 	}
-	qsort(names.v, names.n, sizeof(*names.v), cmp_names);
+	/* qsort's array must not be NULL, even for no elements */
+	if (names.n > 0)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_names);
 	for (size_t i = 0; i < names.n; i++) {
 		struct store_meta meta;
 		char *doc = NULL;
