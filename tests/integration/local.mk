@@ -1,6 +1,7 @@
 # Shell integration tests: real tools against a real mount.
 EXTRA_DIST += tests/integration/lib.sh
 dist_check_SCRIPTS += tests/integration/t0001-mount.sh
+dist_check_SCRIPTS += tests/integration/t0002-permissions.sh
 dist_check_SCRIPTS += tests/integration/t0010-tools.sh
 dist_check_SCRIPTS += tests/integration/t0020-errors.sh
 dist_check_SCRIPTS += tests/integration/t0030-concurrency.sh
