@@ -52,7 +52,9 @@ if [ "$ls_count" -gt 100000 ]; then
 	exit 2
 fi
 builddir=$(cd "$builddir" && pwd) || exit 2
-srcdir=$(cd "$(dirname "$0")/.." && pwd)
+# the revision reported is that of the tree the binaries were built from
+build_src=$(sed -n 's/^abs_top_srcdir = //p' "$builddir/Makefile" 2>/dev/null)
+build_src=${build_src:-$(cd "$(dirname "$0")/.." && pwd)}
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -516,7 +518,7 @@ cat <<EOF
 
 # swarmfs single-node benchmark
 
-- $(date -u '+%Y-%m-%d %H:%M UTC'), source $(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown), $(nproc) CPUs, kernel $(uname -r); N = $n documents of 500 B
+- $(date -u '+%Y-%m-%d %H:%M UTC'), source $(git -C "$build_src" describe --always --dirty 2>/dev/null || echo unknown), $(nproc) CPUs, kernel $(uname -r); N = $n documents of 500 B
   (deployments/default/dNNNNN.json, visited in a fixed shuffled order), $reps repetitions,
   total run time $(awk -v a="$start_all" -v b="$end_all" 'BEGIN { printf "%.0f", (b - a) / 1e9 }') s.
 - tmpfs: $shm; passthrough: bench/fusepass (libfuse3 high-level, multi-threaded,
