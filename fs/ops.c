@@ -233,7 +233,7 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 		rc = get_store(&s);
 		if (rc < 0)
 			return rc;
-		rc = store_ns_get(s, i->kind, i->ns, &ni);
+		rc = store_ns_stat(s, i->kind, i->ns, &ni);
 		if (rc == 0) {
 			fill_stat(st, i->ino, true, 0, ni.updated_ms, true);
 			return 0;
@@ -373,7 +373,7 @@ static void lookup_ns(fuse_req_t req, fuse_ino_t parent, enum store_kind kind,
 	}
 	rc = get_store(&s);
 	if (rc == 0)
-		rc = store_ns_get(s, kind, name, &ni);
+		rc = store_ns_stat(s, kind, name, &ni);
 	if (rc == -ENOENT) {
 		fs_inode_lock();
 		in = fs_inode_find_name(parent, name);

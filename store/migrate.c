@@ -98,6 +98,53 @@ static int step_v2(struct store *s, struct store_err *err)
 	return rc;
 }
 
+/*
+ * Version 3: replication (store/apply.c).  Every change-log entry also
+ * records its parent, the (hlc, node) stamp of the row it replaced, and the
+ * resource's created time, so that a receiver can merge it deterministically
+ * and tell a concurrent edit (a conflict) from a later one.  Local writes
+ * (resource.c, namespace.c, snapshot.c) know nothing of this: triggers stash
+ * the old stamp when a resources row changes and copy it into the change
+ * that follows (an upsert, not INSERT OR REPLACE: the outer statement's
+ * conflict mode would override a trigger's OR REPLACE).  A change that
+ * arrives with its parent (store_apply) only clears the stash.  conflicts holds the losing versions of concurrent puts; the
+ * winner is whatever the resources row holds, so it is not stored twice.
+ */
+static int step_v3(struct store *s, struct store_err *err)
+{
+	return store_db_exec(s,
+		"ALTER TABLE changes ADD COLUMN parent_hlc INTEGER;"
+		"ALTER TABLE changes ADD COLUMN parent_node TEXT;"
+		"ALTER TABLE changes ADD COLUMN created INTEGER;"
+		"CREATE TABLE conflicts(kind INTEGER NOT NULL, namespace TEXT NOT NULL,"
+		" name TEXT NOT NULL, hlc INTEGER NOT NULL, node TEXT NOT NULL,"
+		" body TEXT NOT NULL, version INTEGER NOT NULL, time INTEGER NOT NULL,"
+		" PRIMARY KEY(kind, namespace, name, hlc, node)) WITHOUT ROWID;"
+		"CREATE TABLE parent_stash(kind INTEGER NOT NULL, namespace TEXT NOT NULL,"
+		" name TEXT NOT NULL, hlc INTEGER NOT NULL, node TEXT NOT NULL,"
+		" PRIMARY KEY(kind, namespace, name)) WITHOUT ROWID;"
+		"CREATE TRIGGER resources_stash_update AFTER UPDATE OF hlc ON resources"
+		" WHEN OLD.hlc IS NOT NEW.hlc BEGIN"
+		" INSERT INTO parent_stash VALUES (OLD.kind, OLD.namespace, OLD.name, OLD.hlc, OLD.node)"
+		" ON CONFLICT(kind, namespace, name) DO UPDATE SET hlc = excluded.hlc,"
+		" node = excluded.node; END;"
+		"CREATE TRIGGER resources_stash_insert AFTER INSERT ON resources BEGIN"
+		" INSERT INTO parent_stash VALUES (NEW.kind, NEW.namespace, NEW.name, 0, '')"
+		" ON CONFLICT(kind, namespace, name) DO UPDATE SET hlc = 0, node = ''; END;"
+		"CREATE TRIGGER changes_parent AFTER INSERT ON changes BEGIN"
+		" UPDATE changes SET"
+		" parent_hlc = coalesce((SELECT p.hlc FROM parent_stash p WHERE p.kind = NEW.kind"
+		" AND p.namespace = NEW.namespace AND p.name = NEW.name), 0),"
+		" parent_node = coalesce((SELECT p.node FROM parent_stash p WHERE p.kind = NEW.kind"
+		" AND p.namespace = NEW.namespace AND p.name = NEW.name), ''),"
+		" created = (SELECT r.created FROM resources r WHERE r.kind = NEW.kind"
+		" AND r.namespace = NEW.namespace AND r.name = NEW.name)"
+		" WHERE revision = NEW.revision AND NEW.parent_hlc IS NULL;"
+		" DELETE FROM parent_stash WHERE kind = NEW.kind AND namespace = NEW.namespace"
+		" AND name = NEW.name; END;",
+		err);
+}
+
 static const struct migration {
 	int to;
 	int (*run)(struct store *s, struct store_err *err);
@@ -105,6 +152,7 @@ static const struct migration {
 } migrations[] = {
 	{ 1, step_v1, "create the tables" },
 	{ 2, step_v2, "add changes.source and resources.size" },
+	{ 3, step_v3, "add change parents, conflicts" },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

@@ -103,6 +103,16 @@ int store_db_ns_touch(struct store *s, enum store_kind kind, const char *ns,
 int store_ns_get(struct store *s, enum store_kind kind, const char *ns,
 		 struct store_ns_info *info)
 {
+	int rc = store_ns_stat(s, kind, ns, info);
+
+	if (rc < 0)
+		return rc;
+	return ns_count(s, kind, ns, &info->count, NULL);
+}
+
+int store_ns_stat(struct store *s, enum store_kind kind, const char *ns,
+		  struct store_ns_info *info)
+{
 	int64_t created, updated;
 	bool live;
 	int rc;
@@ -121,7 +131,8 @@ int store_ns_get(struct store *s, enum store_kind kind, const char *ns,
 	snprintf(info->name, sizeof(info->name), "%s", ns);
 	info->created_ms = created;
 	info->updated_ms = updated;
-	return ns_count(s, kind, ns, &info->count, NULL);
+	info->count = -1;
+	return 0;
 }
 
 int store_ns_list(struct store *s, enum store_kind kind, store_ns_cb cb, void *arg)

@@ -36,7 +36,7 @@
 #define STORE_NAME_MAX 63           /* DNS label */
 #define STORE_NODE_MAX 63           /* node names are DNS labels too */
 #define STORE_ERR_MAX 256
-#define STORE_SCHEMA_VERSION 2      /* PRAGMA user_version written by this build (see migrate.c) */
+#define STORE_SCHEMA_VERSION 3      /* PRAGMA user_version written by this build (see migrate.c) */
 #define STORE_DEFAULT_NAMESPACE "default" /* exists in every kind, cannot be removed */
 #define STORE_DB_FILE "store.db"    /* inside the data dir */
 
@@ -84,13 +84,17 @@ struct store_doc {
 	size_t body_len;
 	bool has_version;    /* metadata.version was given: a precondition */
 	int64_t version;
+	/* metadata.snapshot: the snapshot the document was rendered from
+	 * (store_render_snapshot), "" if none; a DNS label, not in the body. */
+	char snapshot[STORE_NAME_MAX + 1];
 };
 
 /*
  * Parses and validates `len` bytes as a document of `kind` stored at
  * NAMESPACE/NAME.  Unknown fields are rejected naming their JSON path;
  * kind, metadata.name and metadata.namespace, when present, must match;
- * metadata.created/updated/node are ignored.
+ * metadata.created/updated/node are ignored; metadata.snapshot, when
+ * present, must be a DNS label and lands in doc->snapshot.
  * Returns 0 and fills *doc (caller releases with store_doc_release), or
  * -EINVAL / -EFBIG with err->msg such as
  *   "spec.ports[0].containerPort: must be an integer from 1 to 65535".
@@ -120,7 +124,8 @@ enum store_render_flags {
 /*
  * Renders the canonical document: `jq .` formatting (2-space indent, one
  * member per line, trailing newline), key order kind, metadata (name,
- * namespace, labels, annotations, version, created, updated, node), spec,
+ * namespace, labels, annotations, version, created, updated, node,
+ * snapshot), spec,
  * status.  Timestamps render as RFC 3339 UTC seconds.
  * Returns 0 and a new buffer in *out (caller frees with free()), length in
  * *len, or -EINVAL if `body` is not a body that store_doc_parse produced.
@@ -128,6 +133,15 @@ enum store_render_flags {
 int store_render(enum store_kind kind, const char *ns, const char *name,
 		 const struct store_meta *meta, const char *body, int flags,
 		 char **out, size_t *len);
+/*
+ * store_render for a document shown inside snapshot `snapshot`: the same
+ * output with "snapshot": SNAPSHOT as the last member of metadata, so a
+ * copy written back to the live tree tells store_doc_parse where it came
+ * from.  NULL `snapshot` is store_render.
+ */
+int store_render_snapshot(enum store_kind kind, const char *ns, const char *name,
+			  const struct store_meta *meta, const char *body, int flags,
+			  const char *snapshot, char **out, size_t *len);
 
 /*
  * Incremental JSON scanner, so the mount can tell after every write()
@@ -229,6 +243,11 @@ struct store_ns_info {
 
 int store_ns_get(struct store *s, enum store_kind kind, const char *ns,
 		 struct store_ns_info *info);
+/* store_ns_get without the resource count (info->count is -1): one row
+ * read, for hot paths such as a directory's getattr, where counting a
+ * namespace of 100,000 resources on every call would dominate. */
+int store_ns_stat(struct store *s, enum store_kind kind, const char *ns,
+		  struct store_ns_info *info);
 typedef int (*store_ns_cb)(const struct store_ns_info *info, void *arg);
 /* Calls cb for each live namespace of kind, by name; a non-zero return from
  * cb stops the walk and is returned. */
@@ -460,5 +479,96 @@ void store_format_time(int64_t ms, char *buf, size_t size);
 /* Hybrid logical clock: (physical ms << 16) | logical counter. */
 #define STORE_HLC_PHYSICAL(h) ((int64_t)((h) >> 16))
 #define STORE_HLC_LOGICAL(h) ((uint32_t)((h) & 0xffff))
+
+/* ---- replication (store/apply.c) ------------------------------------------ */
+
+/*
+ * A change as it travels between nodes: the change-log entry plus what a
+ * receiver needs to merge it deterministically.  The merge rule (last writer
+ * wins by (hlc, node name); a put that is neither the winner nor the parent
+ * of any change is a conflict) is documented at the top of store/apply.c.
+ */
+struct store_rchange {
+	struct store_change c;   /* c.revision is the local revision; store_apply ignores it */
+	uint64_t parent_hlc;     /* stamp of the row the change replaced at its origin; 0: none */
+	const char *parent_node; /* "" when none */
+	int64_t created_ms;      /* the resource's created time at the origin */
+};
+typedef int (*store_rchange_cb)(const struct store_rchange *c, void *arg);
+
+enum store_apply_outcome {
+	STORE_APPLY_DUPLICATE, /* already applied: nothing changed */
+	STORE_APPLY_WON,       /* logged, and now the current state */
+	STORE_APPLY_LOST,      /* logged (and kept as a conflict when it is one); a newer state stays */
+};
+
+/*
+ * Applies a change made on another node, in one transaction: idempotent
+ * (origin_seq at or below origins[origin]: DUPLICATE, nothing changes);
+ * -EAGAIN when origin_seq skips ahead of origins[origin] + 1 (fetch the gap
+ * first); -ERANGE, logged and nothing changed, when its HLC is more than
+ * max_skew_ms (< 0: no limit) ahead of our clock; -EINVAL/-EFBIG for a
+ * change that is malformed (bad names, op, kind, a body that does not
+ * render).  Otherwise merges the HLC, appends the change to our log with
+ * the origin's origin/origin_seq/hlc (so we can serve it), bumps
+ * origins[origin] and merges it into resources/namespaces/conflicts.
+ */
+int store_apply(struct store *s, const struct store_rchange *c, int64_t max_skew_ms,
+		enum store_apply_outcome *out, struct store_err *err);
+
+/* Per-origin high-water marks: cb(node, seq) by node name. */
+typedef int (*store_origin_cb)(const char *node, int64_t seq, void *arg);
+int store_origins(struct store *s, store_origin_cb cb, void *arg);
+/* origins[node], 0 when unknown. */
+int store_origin_seq(struct store *s, const char *node, int64_t *seq);
+
+/*
+ * Changes of one origin with origin_seq > after_seq, by sequence, at most
+ * `limit` (0: all), bodies included; for serving a peer's gap.  -ESTALE when
+ * this node has later changes of that origin but no longer the next one
+ * (compacted): the peer needs a full state transfer.  Pointers are borrowed
+ * for the callback.
+ */
+int store_log_origin(struct store *s, const char *origin, int64_t after_seq,
+		     int64_t limit, store_rchange_cb cb, void *arg);
+/* Every change with revision > after_revision, oldest first, with bodies
+ * and parents (the sidecar publishes those whose origin is this node). */
+int store_log_since(struct store *s, int64_t after_revision, int64_t limit,
+		    store_rchange_cb cb, void *arg);
+
+/*
+ * A hash of the live state: (kind, namespace, name, hlc, body) of every live
+ * resource, sorted; equal on nodes holding the same state.  hex gets 32 hex
+ * digits; *count (may be NULL) the number of live resources.
+ */
+int store_digest(struct store *s, char hex[33], int64_t *count);
+
+/* The losing version of a concurrent put, kept on every node. */
+struct store_conflict {
+	enum store_kind kind;
+	const char *ns;          /* borrowed, valid during the callback */
+	const char *name;
+	uint64_t hlc;            /* the loser's stamp: (hlc, node) identifies it */
+	const char *node;
+	int64_t version;
+	int64_t time_ms;         /* when its origin wrote it */
+	int64_t size;            /* length of body */
+	const char *body;        /* store_conflict_get only; NULL in lists */
+	uint64_t winner_hlc;     /* the current row (a tombstone if a delete won) */
+	const char *winner_node;
+};
+typedef int (*store_conflict_cb)(const struct store_conflict *c, void *arg);
+/* Conflicts of *kind (NULL: all kinds) in ns (NULL: all), by kind, ns,
+ * name, hlc, node. */
+int store_conflict_list(struct store *s, const enum store_kind *kind, const char *ns,
+			store_conflict_cb cb, void *arg);
+/* One conflict with its body; -ENOENT if none. */
+int store_conflict_get(struct store *s, enum store_kind kind, const char *ns,
+		       const char *name, uint64_t hlc, const char *node,
+		       store_conflict_cb cb, void *arg);
+/* Dismisses one conflict on this node only; -ENOENT if none. */
+int store_conflict_delete(struct store *s, enum store_kind kind, const char *ns,
+			  const char *name, uint64_t hlc, const char *node,
+			  struct store_err *err);
 
 #endif

@@ -1,0 +1,933 @@
+/* apply.c - the store side of replication: applies a change made on another
+ * node so that every node, whatever order changes arrive in and however often,
+ * ends with the same rows and the same conflicts; serves the change log by
+ * origin, the per-origin high-water marks and a digest of the live state.
+ *
+ * The merge rule.  Every change carries a stamp (hlc, origin node), unique in
+ * the cluster because a node's HLC is strictly increasing, and its parent: the
+ * stamp of the row it replaced on its origin (0 for a new name).  For one
+ * resource let S be the set of changes (puts and deletes) a node has applied.
+ *   - The row is the change of S with the greatest stamp (hlc first, then node
+ *     name by strcmp): last writer wins.  A delete leaves a tombstone with its
+ *     stamp, so an older put arriving later loses and nothing resurrects.
+ *     The row takes all of the winner's fields (body, version, created,
+ *     updated = the origin's wall time, node, hlc), never local ones.
+ *   - A put of S is a conflict (a loser) when it is not the winner and no
+ *     change of S names it as parent: it was the tip of a line of edits that
+ *     nobody continued.  A put that some later edit replaced knowingly is
+ *     history, not a conflict.
+ * Both are functions of the set S alone, so they do not depend on arrival
+ * order.  Applying keeps them incrementally: a new change removes its parent
+ * from conflicts; a put that loses, or a winner that is replaced, becomes a
+ * conflict unless some change already in the log names it as parent.  A
+ * conflict's winner is read from the resources row.  Local writes
+ * (resource.c) take an HLC above every stamp seen (store_hlc_observe below),
+ * so they always win locally, and their parent is recorded by the triggers of
+ * schema version 3 (migrate.c).  Dismissing a conflict is local to a node.
+ *
+ * Namespaces are last-writer-wins on their own row, with two additions that
+ * keep them from stranding resources: a put into a namespace that is missing
+ * or removed re-creates it when the put's stamp is newer than the removal, and
+ * a removal only wins over a namespace whose live resources are all older.
+ *
+ * Limits: the "named as parent" test looks at the change log, so a compacted
+ * log can forget that an old put was continued; conflicts created before a
+ * full state transfer are not transferred. */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ---- statements ------------------------------------------------------------- */
+
+/* Statements used only here, prepared per call: struct store's cache is an
+ * enum owned by db.c, and a few prepares cost little next to the fsync of
+ * the transaction they run in. */
+static int prep(struct store *s, const char *sql, sqlite3_stmt **st,
+		struct store_err *err)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		*st = NULL;
+		return store_db_error(s, rc, "prepare", err);
+	}
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_key(sqlite3_stmt *st, enum store_kind kind, const char *ns,
+		     const char *name)
+{
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+}
+
+/* Runs st (finalizing it) expecting no rows. */
+static int run(struct store *s, sqlite3_stmt *st, const char *what,
+	       struct store_err *err)
+{
+	int rc = store_db_exec_stmt(s, st, what, err);
+
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- stamps ----------------------------------------------------------------- */
+
+struct stamp {
+	uint64_t hlc;
+	char node[STORE_NODE_MAX + 1];
+};
+
+static int stamp_cmp(uint64_t ah, const char *an, uint64_t bh, const char *bn)
+{
+	if (ah != bh)
+		return ah < bh ? -1 : 1;
+	return strcmp(an, bn);
+}
+
+/* ---- validation ------------------------------------------------------------- */
+
+static int check_change(const struct store_rchange *rc_, struct store_err *err)
+{
+	const struct store_change *c = &rc_->c;
+	bool resource;
+
+	if ((int)c->op < STORE_OP_PUT || c->op > STORE_OP_NS_DELETE)
+		return store_db_errf(err, -EINVAL, "invalid op %d", (int)c->op);
+	if ((int)c->kind < 0 || c->kind >= STORE_KIND_COUNT)
+		return store_db_errf(err, -EINVAL, "invalid kind %d", (int)c->kind);
+	if (!c->ns || !store_name_valid(c->ns))
+		return store_db_errf(err, -EINVAL, "invalid namespace '%s'", c->ns ? c->ns : "");
+	if (!c->origin || strlen(c->origin) > STORE_NODE_MAX || !store_name_valid(c->origin))
+		return store_db_errf(err, -EINVAL, "invalid origin node '%s'",
+				     c->origin ? c->origin : "");
+	resource = c->op == STORE_OP_PUT || c->op == STORE_OP_DELETE;
+	if (resource && (!c->name || !store_name_valid(c->name)))
+		return store_db_errf(err, -EINVAL, "invalid name '%s'", c->name ? c->name : "");
+	if (!resource && c->name && c->name[0])
+		return store_db_errf(err, -EINVAL, "a namespace change carries no name");
+	if (c->origin_seq < 1)
+		return store_db_errf(err, -EINVAL, "invalid origin sequence %lld",
+				     (long long)c->origin_seq);
+	if (c->hlc == 0 || c->hlc > (uint64_t)INT64_MAX || rc_->parent_hlc > (uint64_t)INT64_MAX)
+		return store_db_errf(err, -EINVAL, "invalid clock stamp");
+	if (rc_->parent_node && rc_->parent_node[0] &&
+	    (strlen(rc_->parent_node) > STORE_NODE_MAX || !store_name_valid(rc_->parent_node)))
+		return store_db_errf(err, -EINVAL, "invalid parent node '%s'", rc_->parent_node);
+	if (c->op == STORE_OP_PUT) {
+		if (!c->body)
+			return store_db_errf(err, -EINVAL, "a put carries no body");
+		if (strlen(c->body) > STORE_DOC_MAX)
+			return store_db_errf(err, -EFBIG, "body larger than %d bytes", STORE_DOC_MAX);
+		if (c->version < 1)
+			return store_db_errf(err, -EINVAL, "invalid version %lld",
+					     (long long)c->version);
+	} else if (c->body) {
+		return store_db_errf(err, -EINVAL, "only a put carries a body");
+	}
+	return 0;
+}
+
+/* ---- origins ---------------------------------------------------------------- */
+
+int store_origin_seq(struct store *s, const char *node, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	int rc = store_db_stmt(s, STMT_ORIGIN_GET, &st, NULL);
+
+	*seq = 0;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_db_error(s, rc, "read origin sequence", NULL);
+	}
+	store_db_release(s, STMT_ORIGIN_GET, st);
+	return rc;
+}
+
+int store_origins(struct store *s, store_origin_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT node, seq FROM origins ORDER BY node", &st, NULL);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		const char *node;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = store_db_error(s, rc, "read origins", NULL);
+			break;
+		}
+		node = (const char *)sqlite3_column_text(st, 0);
+		rc = cb(node ? node : "", sqlite3_column_int64(st, 1), arg);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- the change log with parents -------------------------------------------- */
+
+#define RLOG_COLUMNS "revision, op, kind, namespace, name, version, origin, " \
+		     "origin_seq, hlc, time, body, source, parent_hlc, parent_node, created"
+
+/* Fills r from a row of RLOG_COLUMNS; pointers borrowed from st. */
+static void rchange_from_row(sqlite3_stmt *st, struct store_rchange *r)
+{
+	struct store_change *c = &r->c;
+	const char *pn;
+
+	memset(r, 0, sizeof(*r));
+	c->revision = sqlite3_column_int64(st, 0);
+	c->op = (enum store_op)sqlite3_column_int(st, 1);
+	c->kind = (enum store_kind)sqlite3_column_int(st, 2);
+	c->ns = (const char *)sqlite3_column_text(st, 3);
+	c->name = (const char *)sqlite3_column_text(st, 4);
+	c->version = sqlite3_column_int64(st, 5);
+	c->origin = (const char *)sqlite3_column_text(st, 6);
+	c->origin_seq = sqlite3_column_int64(st, 7);
+	c->hlc = (uint64_t)sqlite3_column_int64(st, 8);
+	c->time_ms = sqlite3_column_int64(st, 9);
+	c->body = c->op == STORE_OP_PUT ? (const char *)sqlite3_column_text(st, 10) : NULL;
+	c->source = (const char *)sqlite3_column_text(st, 11);
+	r->parent_hlc = (uint64_t)sqlite3_column_int64(st, 12);
+	pn = (const char *)sqlite3_column_text(st, 13);
+	r->parent_node = pn ? pn : "";
+	/* Entries from before schema version 3 have no created: their time
+	 * is the best guess. */
+	r->created_ms = sqlite3_column_type(st, 14) == SQLITE_NULL ? c->time_ms
+								   : sqlite3_column_int64(st, 14);
+	if (!c->ns)
+		c->ns = "";
+	if (!c->name)
+		c->name = "";
+	if (!c->origin)
+		c->origin = "";
+}
+
+static int walk_rlog(struct store *s, sqlite3_stmt *st, store_rchange_cb cb, void *arg,
+		     int64_t *count, int64_t *first_seq)
+{
+	int rc;
+
+	*count = 0;
+	for (;;) {
+		struct store_rchange r;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return store_db_error(s, rc, "read change log", NULL);
+		rchange_from_row(st, &r);
+		if (*count == 0 && first_seq)
+			*first_seq = r.c.origin_seq;
+		(*count)++;
+		rc = cb(&r, arg);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+int store_log_since(struct store *s, int64_t after_revision, int64_t limit,
+		    store_rchange_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int64_t count;
+	int rc = prep(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE revision > ?1 "
+		      "ORDER BY revision LIMIT ?2", &st, NULL);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, after_revision);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	rc = walk_rlog(s, st, cb, arg, &count, NULL);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_log_origin(struct store *s, const char *origin, int64_t after_seq,
+		     int64_t limit, store_rchange_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int64_t count, first = 0, high;
+	int rc;
+
+	if (!origin || after_seq < 0)
+		return -EINVAL;
+	/* One read transaction, so the high-water mark and the rows agree. */
+	rc = store_db_exec(s, "SAVEPOINT log_origin", NULL);
+	if (rc < 0)
+		return rc;
+	rc = store_origin_seq(s, origin, &high);
+	if (rc == 0)
+		rc = prep(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE origin = ?1 "
+			  "AND origin_seq > ?2 ORDER BY origin_seq LIMIT ?3", &st, NULL);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, after_seq);
+		sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+		rc = walk_rlog(s, st, cb, arg, &count, &first);
+		sqlite3_finalize(st);
+		/* We hold later changes of that origin but not the next one:
+		 * compacted away (or taken over by a state transfer). */
+		if (rc == 0 && after_seq < high && (count == 0 || first != after_seq + 1))
+			rc = -ESTALE;
+	}
+	store_db_exec(s, "RELEASE log_origin", NULL);
+	return rc;
+}
+
+/* ---- conflicts -------------------------------------------------------------- */
+
+static int conflict_add(struct store *s, enum store_kind kind, const char *ns,
+			const char *name, uint64_t hlc, const char *node,
+			const char *body, int64_t version, int64_t time_ms,
+			struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT OR IGNORE INTO conflicts(kind, namespace, name, hlc, node, "
+		      "body, version, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, err);
+
+	if (rc < 0)
+		return rc;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, version);
+	sqlite3_bind_int64(st, 8, time_ms);
+	log_msg(LOG_INFO, "conflict: " STORE_PATH_FMT " version %lld from '%s' lost",
+		store_kind_dir(kind), ns, name, (long long)version, node);
+	return run(s, st, "record conflict", err);
+}
+
+static int conflict_drop(struct store *s, enum store_kind kind, const char *ns,
+			 const char *name, uint64_t hlc, const char *node,
+			 struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM conflicts WHERE kind = ?1 AND namespace = ?2 "
+		      "AND name = ?3 AND hlc = ?4 AND node = ?5", &st, err);
+
+	if (rc < 0)
+		return rc;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	return run(s, st, "drop conflict", err);
+}
+
+/* Whether some change in the log names (hlc, node) as its parent. */
+static int has_child(struct store *s, enum store_kind kind, const char *ns,
+		     const char *name, uint64_t hlc, const char *node, bool *found,
+		     struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
+		      "AND name = ?3 AND parent_hlc = ?4 AND parent_node = ?5 LIMIT 1",
+		      &st, err);
+
+	*found = false;
+	if (rc < 0)
+		return rc;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		*found = rc == SQLITE_ROW;
+		rc = 0;
+	} else {
+		rc = store_db_error(s, rc, "look for a child change", err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void conflict_from_row(sqlite3_stmt *st, bool with_body, struct store_conflict *c)
+{
+	const char *v;
+
+	memset(c, 0, sizeof(*c));
+	c->kind = (enum store_kind)sqlite3_column_int(st, 0);
+	v = (const char *)sqlite3_column_text(st, 1);
+	c->ns = v ? v : "";
+	v = (const char *)sqlite3_column_text(st, 2);
+	c->name = v ? v : "";
+	c->hlc = (uint64_t)sqlite3_column_int64(st, 3);
+	v = (const char *)sqlite3_column_text(st, 4);
+	c->node = v ? v : "";
+	c->version = sqlite3_column_int64(st, 5);
+	c->time_ms = sqlite3_column_int64(st, 6);
+	c->winner_hlc = (uint64_t)sqlite3_column_int64(st, 7);
+	v = (const char *)sqlite3_column_text(st, 8);
+	c->winner_node = v ? v : "";
+	c->size = sqlite3_column_int64(st, 9);
+	c->body = with_body ? (const char *)sqlite3_column_text(st, 10) : NULL;
+}
+
+/* The winner is the resources row (a tombstone when a delete won). */
+#define CONFLICT_COLUMNS "c.kind, c.namespace, c.name, c.hlc, c.node, c.version, c.time, " \
+			 "coalesce(r.hlc, 0), coalesce(r.node, ''), length(c.body), c.body " \
+			 "FROM conflicts c LEFT JOIN resources r ON r.kind = c.kind " \
+			 "AND r.namespace = c.namespace AND r.name = c.name"
+
+int store_conflict_list(struct store *s, const enum store_kind *kind, const char *ns,
+			store_conflict_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kind && ((int)*kind < 0 || *kind >= STORE_KIND_COUNT))
+		return -EINVAL;
+	rc = prep(s, "SELECT " CONFLICT_COLUMNS " WHERE (?1 IS NULL OR c.kind = ?1) "
+		  "AND (?2 IS NULL OR c.namespace = ?2) "
+		  "ORDER BY c.kind, c.namespace, c.name, c.hlc, c.node",
+		  &st, NULL);
+	if (rc < 0)
+		return rc;
+	if (kind)
+		sqlite3_bind_int(st, 1, *kind);
+	bind_text(st, 2, ns);
+	for (;;) {
+		struct store_conflict c;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = store_db_error(s, rc, "list conflicts", NULL);
+			break;
+		}
+		conflict_from_row(st, false, &c);
+		rc = cb(&c, arg);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_conflict_get(struct store *s, enum store_kind kind, const char *ns,
+		       const char *name, uint64_t hlc, const char *node,
+		       store_conflict_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((int)kind < 0 || kind >= STORE_KIND_COUNT || !ns || !name || !node)
+		return -EINVAL;
+	rc = prep(s, "SELECT " CONFLICT_COLUMNS " WHERE c.kind = ?1 "
+		  "AND c.namespace = ?2 AND c.name = ?3 AND c.hlc = ?4 AND c.node = ?5", &st, NULL);
+	if (rc < 0)
+		return rc;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct store_conflict c;
+
+		conflict_from_row(st, true, &c);
+		rc = cb(&c, arg);
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = store_db_error(s, rc, "read conflict", NULL);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_conflict_delete(struct store *s, enum store_kind kind, const char *ns,
+			  const char *name, uint64_t hlc, const char *node,
+			  struct store_err *err)
+{
+	struct store_db_write w;
+	int rc;
+
+	if ((int)kind < 0 || kind >= STORE_KIND_COUNT || !ns || !name || !node)
+		return store_db_errf(err, -EINVAL, "invalid conflict");
+	rc = store_db_write_begin(s, &w, err);
+	if (rc < 0)
+		return rc;
+	rc = conflict_drop(s, kind, ns, name, hlc, node, err);
+	if (rc == 0 && sqlite3_changes(s->db) == 0)
+		rc = store_db_errf(err, -ENOENT, "no such conflict of '" STORE_PATH_FMT "'",
+				   store_kind_dir(kind), ns, name);
+	return store_db_write_end(s, &w, rc, err);
+}
+
+/* ---- applying --------------------------------------------------------------- */
+
+struct row {
+	bool exists;
+	bool live;
+	int64_t version;
+	int64_t updated;
+	struct stamp stamp;
+	char *body; /* live rows only; owned */
+};
+
+static int row_read(struct store *s, enum store_kind kind, const char *ns,
+		    const char *name, struct row *r, struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT version, updated, node, hlc, deleted, body FROM resources "
+		      "WHERE kind = ?1 AND namespace = ?2 AND name = ?3", &st, err);
+
+	memset(r, 0, sizeof(*r));
+	if (rc < 0)
+		return rc;
+	bind_key(st, kind, ns, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *node = (const char *)sqlite3_column_text(st, 2);
+		const char *body = (const char *)sqlite3_column_text(st, 5);
+
+		r->exists = true;
+		r->version = sqlite3_column_int64(st, 0);
+		r->updated = sqlite3_column_int64(st, 1);
+		snprintf(r->stamp.node, sizeof(r->stamp.node), "%s", node ? node : "");
+		r->stamp.hlc = (uint64_t)sqlite3_column_int64(st, 3);
+		r->live = sqlite3_column_int(st, 4) == 0;
+		rc = 0;
+		if (r->live) {
+			r->body = strdup(body ? body : "");
+			if (!r->body)
+				rc = store_db_errf(err, -ENOMEM, "out of memory");
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_db_error(s, rc, "read resource", err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The namespace row: exists/live and its stamp. */
+static int ns_read(struct store *s, enum store_kind kind, const char *ns,
+		   bool *exists, bool *live, struct stamp *stamp,
+		   struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT hlc, node, deleted FROM namespaces WHERE kind = ?1 AND name = ?2",
+		      &st, err);
+
+	*exists = *live = false;
+	memset(stamp, 0, sizeof(*stamp));
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *node = (const char *)sqlite3_column_text(st, 1);
+
+		*exists = true;
+		stamp->hlc = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(stamp->node, sizeof(stamp->node), "%s", node ? node : "");
+		*live = sqlite3_column_int(st, 2) == 0;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_db_error(s, rc, "read namespace", err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int ns_write(struct store *s, enum store_kind kind, const char *ns, bool live,
+		    uint64_t hlc, const char *node, int64_t time_ms,
+		    struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO namespaces(kind, name, created, updated, hlc, node, deleted) "
+		      "VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) ON CONFLICT(kind, name) DO UPDATE SET "
+		      "created = CASE WHEN excluded.deleted = 0 AND deleted = 1 THEN excluded.created "
+		      "ELSE created END, updated = excluded.updated, hlc = excluded.hlc, "
+		      "node = excluded.node, deleted = excluded.deleted", &st, err);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, time_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, live ? 0 : 1);
+	return run(s, st, live ? "create namespace" : "remove namespace", err);
+}
+
+/* The greatest stamp of a live resource in kind/ns (0 if none). */
+static int ns_newest(struct store *s, enum store_kind kind, const char *ns,
+		     struct stamp *stamp, struct store_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT hlc, node FROM resources WHERE kind = ?1 AND namespace = ?2 "
+		      "AND deleted = 0 ORDER BY hlc DESC, node DESC LIMIT 1", &st, err);
+
+	memset(stamp, 0, sizeof(*stamp));
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *node = (const char *)sqlite3_column_text(st, 1);
+
+		stamp->hlc = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(stamp->node, sizeof(stamp->node), "%s", node ? node : "");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_db_error(s, rc, "read namespace", err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int apply_ns(struct store *s, const struct store_change *c, bool *won,
+		    struct store_err *err)
+{
+	struct stamp row, newest;
+	bool exists, live;
+	int rc;
+
+	*won = false;
+	/* The default namespace always exists and is never removed. */
+	if (strcmp(c->ns, STORE_DEFAULT_NAMESPACE) == 0)
+		return 0;
+	rc = ns_read(s, c->kind, c->ns, &exists, &live, &row, err);
+	if (rc < 0)
+		return rc;
+	if (exists && stamp_cmp(c->hlc, c->origin, row.hlc, row.node) <= 0)
+		return 0;
+	if (c->op == STORE_OP_NS_DELETE) {
+		rc = ns_newest(s, c->kind, c->ns, &newest, err);
+		if (rc < 0)
+			return rc;
+		if (newest.hlc && stamp_cmp(c->hlc, c->origin, newest.hlc, newest.node) <= 0)
+			return 0;
+	}
+	*won = true;
+	return ns_write(s, c->kind, c->ns, c->op == STORE_OP_NS_CREATE, c->hlc, c->origin,
+			c->time_ms, err);
+}
+
+/* A put into a missing or removed namespace brings it back when the put is
+ * newer than the removal (see the rule at the top). */
+static int ns_revive(struct store *s, const struct store_change *c, struct store_err *err)
+{
+	struct stamp row;
+	bool exists, live;
+	int rc;
+
+	if (strcmp(c->ns, STORE_DEFAULT_NAMESPACE) == 0)
+		return 0;
+	rc = ns_read(s, c->kind, c->ns, &exists, &live, &row, err);
+	if (rc < 0 || live)
+		return rc;
+	if (exists && stamp_cmp(c->hlc, c->origin, row.hlc, row.node) <= 0)
+		return 0;
+	return ns_write(s, c->kind, c->ns, true, c->hlc, c->origin, c->time_ms, err);
+}
+
+static int write_winner(struct store *s, const struct store_rchange *r,
+			struct store_err *err)
+{
+	const struct store_change *c = &r->c;
+	struct store_meta meta = { 0 };
+	sqlite3_stmt *st;
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	meta.version = c->version;
+	meta.created_ms = r->created_ms ? r->created_ms : c->time_ms;
+	meta.updated_ms = c->time_ms;
+	meta.hlc = c->hlc;
+	snprintf(meta.node, sizeof(meta.node), "%s", c->origin);
+	if (c->op == STORE_OP_PUT) {
+		rc = store_render(c->kind, c->ns, c->name, &meta, c->body, STORE_RENDER_LIVE,
+				  &doc, &len);
+		free(doc);
+		if (rc < 0)
+			return store_db_errf(err, -EINVAL, STORE_PATH_FMT ": body does not render",
+					     store_kind_dir(c->kind), c->ns, c->name);
+	}
+	rc = prep(s, "INSERT INTO resources(kind, namespace, name, body, version, created, "
+		  "updated, node, hlc, size, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		  "?10, ?11) ON CONFLICT(kind, namespace, name) DO UPDATE SET body = excluded.body, "
+		  "version = excluded.version, created = excluded.created, "
+		  "updated = excluded.updated, node = excluded.node, hlc = excluded.hlc, "
+		  "size = excluded.size, deleted = excluded.deleted", &st, err);
+	if (rc < 0)
+		return rc;
+	bind_key(st, c->kind, c->ns, c->name);
+	bind_text(st, 4, c->op == STORE_OP_PUT ? c->body : NULL);
+	sqlite3_bind_int64(st, 5, meta.version);
+	sqlite3_bind_int64(st, 6, meta.created_ms);
+	sqlite3_bind_int64(st, 7, meta.updated_ms);
+	sqlite3_bind_text(st, 8, meta.node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)meta.hlc);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)len);
+	sqlite3_bind_int(st, 11, c->op == STORE_OP_PUT ? 0 : 1);
+	return run(s, st, "write resource", err);
+}
+
+static int apply_resource(struct store *s, const struct store_rchange *r, bool *won,
+			  struct store_err *err)
+{
+	const struct store_change *c = &r->c;
+	const char *pnode = r->parent_node ? r->parent_node : "";
+	struct row row;
+	bool child, parent_is_row;
+	int rc;
+
+	*won = false;
+	rc = row_read(s, c->kind, c->ns, c->name, &row, err);
+	if (rc < 0)
+		return rc;
+	/* The parent was continued: it is history, not a conflict. */
+	if (r->parent_hlc)
+		rc = conflict_drop(s, c->kind, c->ns, c->name, r->parent_hlc, pnode, err);
+	if (rc == 0)
+		rc = has_child(s, c->kind, c->ns, c->name, c->hlc, c->origin, &child, err);
+	if (rc < 0)
+		goto out;
+
+	if (row.exists && stamp_cmp(c->hlc, c->origin, row.stamp.hlc, row.stamp.node) <= 0) {
+		/* Lost against the current row. */
+		if (c->op == STORE_OP_PUT && !child)
+			rc = conflict_add(s, c->kind, c->ns, c->name, c->hlc, c->origin, c->body,
+					  c->version, c->time_ms, err);
+		goto out;
+	}
+
+	*won = true;
+	parent_is_row = row.exists && r->parent_hlc == row.stamp.hlc &&
+			strcmp(pnode, row.stamp.node) == 0;
+	if (row.live && !parent_is_row) {
+		rc = has_child(s, c->kind, c->ns, c->name, row.stamp.hlc, row.stamp.node,
+			       &child, err);
+		if (rc == 0 && !child)
+			rc = conflict_add(s, c->kind, c->ns, c->name, row.stamp.hlc,
+					  row.stamp.node, row.body, row.version, row.updated, err);
+	}
+	if (rc == 0 && c->op == STORE_OP_PUT)
+		rc = ns_revive(s, c, err);
+	if (rc == 0)
+		rc = write_winner(s, r, err);
+	/* An entry appeared or vanished: the directory changed. */
+	if (rc == 0 && row.live != (c->op == STORE_OP_PUT))
+		rc = store_db_ns_touch(s, c->kind, c->ns, store_db_now(s), err);
+out:
+	free(row.body);
+	return rc;
+}
+
+static int log_append(struct store *s, const struct store_rchange *r,
+		      struct store_err *err)
+{
+	const struct store_change *c = &r->c;
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
+		      "origin_seq, hlc, time, body, source, parent_hlc, parent_node, created) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		      &st, err);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, c->op);
+	sqlite3_bind_int(st, 2, c->kind);
+	sqlite3_bind_text(st, 3, c->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, c->name ? c->name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, c->version);
+	sqlite3_bind_text(st, 6, c->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, c->origin_seq);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)c->hlc);
+	sqlite3_bind_int64(st, 9, c->time_ms);
+	bind_text(st, 10, c->op == STORE_OP_PUT ? c->body : NULL);
+	bind_text(st, 11, c->source);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->parent_hlc);
+	sqlite3_bind_text(st, 13, r->parent_node ? r->parent_node : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, r->created_ms);
+	rc = run(s, st, "append change", err);
+	if (rc < 0)
+		return rc;
+	rc = store_db_stmt(s, STMT_ORIGIN_SET, &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, c->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->origin_seq);
+	rc = store_db_exec_stmt(s, st, "record origin sequence", err);
+	store_db_release(s, STMT_ORIGIN_SET, st);
+	return rc;
+}
+
+int store_apply(struct store *s, const struct store_rchange *r, int64_t max_skew_ms,
+		enum store_apply_outcome *out, struct store_err *err)
+{
+	const struct store_change *c = &r->c;
+	struct store_db_write w;
+	int64_t have;
+	uint64_t hlc;
+	bool won = false;
+	int rc = check_change(r, err);
+
+	*out = STORE_APPLY_DUPLICATE;
+	if (rc < 0)
+		return rc;
+	rc = store_db_write_begin(s, &w, err);
+	if (rc < 0)
+		return rc;
+	rc = store_origin_seq(s, c->origin, &have);
+	if (rc < 0) {
+		store_db_errf(err, rc, "cannot read the sequence of '%s'", c->origin);
+		goto end;
+	}
+	if (c->origin_seq <= have)
+		goto end;
+	if (c->origin_seq > have + 1) {
+		rc = store_db_errf(err, -EAGAIN, "change %lld of '%s' arrived before %lld",
+				   (long long)c->origin_seq, c->origin, (long long)have + 1);
+		goto end;
+	}
+	/* Even a change that loses moves our clock: later local writes must
+	 * be stamped above everything this node has seen. */
+	rc = store_hlc_observe(s, c->hlc, max_skew_ms, &hlc, err);
+	if (rc == -ERANGE)
+		log_limited(LOG_WARNING, "refusing change %lld of '%s': %s",
+			    (long long)c->origin_seq, c->origin, err ? err->msg : "clock skew");
+	if (rc < 0)
+		goto end;
+	if (c->op == STORE_OP_PUT || c->op == STORE_OP_DELETE)
+		rc = apply_resource(s, r, &won, err);
+	else
+		rc = apply_ns(s, c, &won, err);
+	/* Appended after the row: the parent triggers of local writes see
+	 * their stash row removed with the change that consumes it. */
+	if (rc == 0)
+		rc = log_append(s, r, err);
+	if (rc == 0)
+		*out = won ? STORE_APPLY_WON : STORE_APPLY_LOST;
+end:
+	return store_db_write_end(s, &w, rc, err);
+}
+
+/* ---- digest ------------------------------------------------------------------- */
+
+/* FNV-1a, 128 bits: no crypto needed, only "same state, same digest". */
+struct fnv128 {
+	unsigned __int128 h;
+};
+
+static void fnv_init(struct fnv128 *f)
+{
+	f->h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+}
+
+static void fnv_add(struct fnv128 *f, const void *data, size_t len)
+{
+	const unsigned __int128 prime = ((unsigned __int128)1 << 88) | 0x13b;
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		f->h ^= p[i];
+		f->h *= prime;
+	}
+}
+
+/* Length-prefixed, so ("ab","c") and ("a","bc") differ. */
+static void fnv_field(struct fnv128 *f, const void *data, size_t len)
+{
+	unsigned char n[8];
+
+	for (int i = 0; i < 8; i++)
+		n[i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	fnv_add(f, n, sizeof(n));
+	fnv_add(f, data, len);
+}
+
+int store_digest(struct store *s, char hex[33], int64_t *count)
+{
+	struct fnv128 f;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc;
+
+	hex[0] = '\0';
+	rc = prep(s, "SELECT kind, namespace, name, hlc, body FROM resources WHERE deleted = 0 "
+		  "ORDER BY kind, namespace, name", &st, NULL);
+	if (rc < 0)
+		return rc;
+	fnv_init(&f);
+	for (;;) {
+		char num[48];
+		const char *v;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = store_db_error(s, rc, "digest", NULL);
+			break;
+		}
+		snprintf(num, sizeof(num), "%d", sqlite3_column_int(st, 0));
+		fnv_field(&f, num, strlen(num));
+		for (int col = 1; col <= 2; col++) {
+			v = (const char *)sqlite3_column_text(st, col);
+			fnv_field(&f, v ? v : "", v ? strlen(v) : 0);
+		}
+		snprintf(num, sizeof(num), "%lld", (long long)sqlite3_column_int64(st, 3));
+		fnv_field(&f, num, strlen(num));
+		v = (const char *)sqlite3_column_text(st, 4);
+		fnv_field(&f, v ? v : "", v ? strlen(v) : 0);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	snprintf(hex, 33, "%016llx%016llx", (unsigned long long)(f.h >> 64),
+		 (unsigned long long)(uint64_t)f.h);
+	if (count)
+		*count = n;
+	return 0;
+}
