@@ -28,6 +28,9 @@ struct fs {
 	gid_t gid;
 	pid_t pid;
 	int64_t started_ms;
+	char snap_dir[PATH_MAX + 16];  /* DATA/snapshots */
+	int64_t snapshot_interval;     /* seconds between automatic snapshots; 0: none */
+	struct store_retention keep;   /* retention of automatic snapshots */
 };
 
 extern struct fs fs;
@@ -77,6 +80,40 @@ void fs_watch_kick(void);
  * also that inode's attributes) from its own thread, for handlers that
  * cannot call notify functions themselves. */
 void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino);
+
+/* snap.c: snapshots seen from the mount.
+ *
+ * A cache of read-only connections to snapshot files, one per snapshot,
+ * each used by one thread at a time.  fs_snap_acquire returns 0 with *s
+ * locked for the caller, -ENOENT if the snapshot does not exist (any more);
+ * the caller hands *c back with fs_snap_release.  A snapshot file replaced
+ * under the same name is noticed (by inode) and reopened. */
+struct fs_snap_conn;
+int fs_snap_acquire(const char *name, struct store **s, struct fs_snap_conn **c);
+void fs_snap_release(struct fs_snap_conn *c);
+/* Drops the cached connection of a removed snapshot (closed once unused). */
+void fs_snap_forget(const char *name);
+void fs_snap_cache_destroy(void);
+
+/* The snapshots for status.json, cached while the snapshot dir is unchanged. */
+struct fs_snap_summary {
+	int64_t count;
+	int64_t bytes;
+	char newest[STORE_NAME_MAX + 1]; /* "" when there is none */
+	int64_t newest_created_ms;
+};
+int fs_snap_summary(struct fs_snap_summary *sum);
+
+/* The scheduler's clock in ms: real time, or for tests only the environment
+ * variable SWARMFS_FAKE_NOW (unix seconds) advancing with real time from
+ * the start of the daemon.  fs_clock_init reads it (before threads). */
+void fs_clock_init(void);
+int64_t fs_clock_ms(void);
+
+/* The automatic snapshot thread: start after daemonizing, stop after the
+ * loop has ended (it finishes a snapshot in progress first). */
+int fs_sched_start(void);
+void fs_sched_stop(void);
 
 /* A scratch file's content: editor and sed temporaries, memory only.
  * Reference counted: the inode holds one while linked, each open handle one. */

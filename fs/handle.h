@@ -13,13 +13,15 @@ enum fs_handle_type {
 	FS_H_EVENTS,
 	FS_H_SCRATCH,
 	FS_H_DIR,
+	FS_H_RESTORE,  /* snapshots/.restore: the name written so far */
 };
 
 struct fs_dirent {
 	char *name;
 	fuse_ino_t ino;        /* fixed inodes; 0: resolved at readdirplus */
 	enum fs_type type;
-	struct store_meta meta; /* RESOURCE: attributes at opendir */
+	enum store_kind kind;   /* VKIND entries of a snapshot or view root */
+	struct store_meta meta; /* RESOURCE, VDOC (size of the view's rendering): attributes at opendir */
 	int64_t mtime_ms;       /* NS and SCRATCH */
 	size_t size;            /* SCRATCH */
 };

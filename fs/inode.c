@@ -202,7 +202,7 @@ static void set_name(struct fs_inode *in, const char *name, enum fs_type type)
 	snprintf(in->name, sizeof(in->name), "%s", name);
 	in->type = type;
 	in->rname[0] = '\0';
-	if (type == FS_T_RESOURCE)
+	if (type == FS_T_RESOURCE || type == FS_T_VDOC)
 		fs_resource_name(name, in->rname);
 }
 

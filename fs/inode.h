@@ -17,6 +17,14 @@ enum fs_type {
 	FS_T_NS,         /* KIND/NS/ */
 	FS_T_RESOURCE,   /* KIND/NS/NAME.json */
 	FS_T_SCRATCH,    /* any other file in KIND/NS/ */
+	/* Read-only views (snap/content below say which): */
+	FS_T_SNAP,       /* snapshots/NAME/ */
+	FS_T_SNAP_INFO,  /* snapshots/NAME/.info */
+	FS_T_RESTORE,    /* snapshots/.restore: write a name to restore it */
+	FS_T_VIEW,       /* .content/ and snapshots/NAME/.content/ */
+	FS_T_VKIND,      /* a kind dir inside a view or a snapshot */
+	FS_T_VNS,        /* a namespace dir inside a view or a snapshot */
+	FS_T_VDOC,       /* a document inside a view or a snapshot */
 };
 
 #define FS_INO_ROOT 1
@@ -37,7 +45,12 @@ struct fs_inode {
 	fuse_ino_t ino;             /* immutable */
 	enum fs_type type;          /* changes on rename (scratch <-> resource) */
 	enum store_kind kind;       /* immutable */
-	char ns[STORE_NAME_MAX + 1]; /* immutable: namespace of NS/RESOURCE/SCRATCH */
+	char ns[STORE_NAME_MAX + 1]; /* immutable: namespace of NS/RESOURCE/SCRATCH/VNS/VDOC */
+	/* immutable, set by the creator before the inode is shared: the
+	 * snapshot a SNAP... or V... inode shows ("" for the live state), and
+	 * whether it renders content only (STORE_RENDER_CONTENT). */
+	char snap[STORE_NAME_MAX + 1];
+	bool content;
 	fuse_ino_t parent;
 	char name[NAME_MAX + 1];    /* file name in parent */
 	char rname[STORE_NAME_MAX + 1]; /* RESOURCE: NAME without ".json" */

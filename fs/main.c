@@ -19,6 +19,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "recovery.h"
+
+#define DEFAULT_INTERVAL 3600
+#define DEFAULT_KEEP "hourly=24,daily=7,weekly=4,monthly=12"
 
 struct fs fs;
 
@@ -114,8 +118,15 @@ static void usage(FILE *f)
 		"  -o OPT[,OPT...]      FUSE mount options (allow_other, ro, ...)\n"
 		"  --sync full|normal   SQLite durability (default full)\n"
 		"  --log-level LEVEL    error, warning, notice, info or debug\n"
+		"  --snapshot-interval SECONDS\n"
+		"                       take an automatic snapshot this often (default %d,\n"
+		"                       0: never); one at start when the newest is older\n"
+		"  --snapshot-keep POLICY\n"
+		"                       retention of automatic snapshots (default\n"
+		"                       %s);\n"
+		"                       manual ones (mkdir MOUNT/snapshots/NAME) stay\n"
 		"  --help               print this help\n"
-		"  --version            print the version\n");
+		"  --version            print the version\n", DEFAULT_INTERVAL, DEFAULT_KEEP);
 }
 
 static void die_args(const char *fmt, ...)
@@ -216,6 +227,35 @@ static void report(int fd, const char *msg)
 		return;
 }
 
+static int count_snapshot(const struct store_snapshot_info *info, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A data dir that holds snapshots but no store lost its store: starting
+ * empty would hide that (and the next snapshot would look like the truth);
+ * refuse and name the snapshot to restore instead.  Prints the reason. */
+static int refuse_missing_store(void)
+{
+	char reason[2 * PATH_MAX + 128], hint[2 * PATH_MAX + 512];
+	struct stat sb;
+	int n = 0, saved = log_level;
+
+	if (lstat(fs.db_path, &sb) == 0 || errno != ENOENT)
+		return 0;
+	log_level = LOG_CRIT;
+	store_snapshot_list(fs.snap_dir, count_snapshot, &n);
+	log_level = saved;
+	if (n == 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "store '%s' is missing but '%s' holds %d snapshot%s",
+		 fs.db_path, fs.snap_dir, n, n == 1 ? "" : "s");
+	admin_recovery_hint(fs.data_dir, reason, hint, sizeof(hint));
+	fprintf(stderr, "swarmfs: %s\n", hint);
+	return -ENOENT;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -223,6 +263,8 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'N' },
 		{ "sync", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "snapshot-interval", required_argument, NULL, 'I' },
+		{ "snapshot-keep", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -237,6 +279,9 @@ int main(int argc, char **argv)
 	pid_t holder = 0;
 	struct stat sb;
 
+	fs.snapshot_interval = DEFAULT_INTERVAL;
+	if (store_retention_parse(DEFAULT_KEEP, &fs.keep, &err) < 0)
+		abort();
 	fuse_opt_add_arg(&args, argv[0]);
 	fuse_opt_add_arg(&args, "-o");
 	fuse_opt_add_arg(&args, "default_permissions,fsname=swarmfs,subtype=swarmfs");
@@ -266,6 +311,21 @@ int main(int argc, char **argv)
 			if (log_parse_level(optarg, &log_level) < 0)
 				die_args("invalid log level '%s'", optarg);
 			break;
+		case 'I': {
+			char *end;
+			long long v;
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v > INT64_MAX / 1000)
+				die_args("invalid --snapshot-interval '%s' (seconds, 0 for none)",
+					 optarg);
+			fs.snapshot_interval = v;
+			break;
+		}
+		case 'K':
+			if (store_retention_parse(optarg, &fs.keep, &err) < 0)
+				die_args("invalid --snapshot-keep '%s': %s", optarg, err.msg);
+			break;
 		case 'f':
 			fs.foreground = true;
 			break;
@@ -283,10 +343,12 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit_code = 0;
+			goto out_args;
 		case 'V':
 			printf("swarmfs %s\n", SWARMFS_VERSION);
-			return 0;
+			exit_code = 0;
+			goto out_args;
 		case ':':
 			die_args("option '%s' needs an argument", argv[optind - 1]);
 			break;
@@ -306,7 +368,7 @@ int main(int argc, char **argv)
 	}
 	if (stat(argv[optind], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", argv[optind]);
-		return 1;
+		goto out_args;
 	}
 	if (realpath(argv[optind], fs.mountpoint) == NULL)
 		snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", argv[optind]);
@@ -318,7 +380,7 @@ int main(int argc, char **argv)
 	rc = store_prepare_data_dir(fs.data_dir, fs.readonly, &err);
 	if (rc < 0) {
 		fprintf(stderr, "swarmfs: %s\n", err.msg);
-		return 1;
+		goto out_args;
 	}
 	{
 		char abs[PATH_MAX];
@@ -326,17 +388,21 @@ int main(int argc, char **argv)
 			snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", abs);
 	}
 	snprintf(fs.db_path, sizeof(fs.db_path), "%s/%s", fs.data_dir, STORE_DB_FILE);
+	snprintf(fs.snap_dir, sizeof(fs.snap_dir), "%s/%s", fs.data_dir, STORE_SNAPSHOT_DIR);
 	rc = lock_data_dir(&lock_fd, &holder);
 	if (rc == -EBUSY) {
 		fprintf(stderr, "swarmfs: data dir '%s' is in use by swarmfs pid %d\n",
 			fs.data_dir, (int)holder);
-		return 1;
+		goto out_args;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "swarmfs: unable to lock data dir '%s': %s\n", fs.data_dir,
 			strerror(-rc));
-		return 1;
+		goto out_args;
 	}
+	rc = refuse_missing_store();
+	if (rc < 0)
+		goto out_args;
 
 	/* Open the store once to surface its errors on the terminal, then
 	 * close it: no SQLite connection may cross the fork. */
@@ -355,8 +421,16 @@ int main(int argc, char **argv)
 		log_level = saved;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "swarmfs: %s\n", err.msg);
-		return 1;
+		char hint[1024];
+		/* A damaged store: name the snapshot that cures it and the
+		 * command, as swarmfs-admin check does. */
+		if (admin_recovery_needed(rc)) {
+			admin_recovery_hint(fs.data_dir, err.msg, hint, sizeof(hint));
+			fprintf(stderr, "swarmfs: %s\n", hint);
+		} else {
+			fprintf(stderr, "swarmfs: %s\n", err.msg);
+		}
+		goto out_args;
 	}
 	snprintf(fs.node, sizeof(fs.node), "%s", store_node(st));
 	store_close(st);
@@ -364,6 +438,7 @@ int main(int argc, char **argv)
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.started_ms = fs_now_ms();
+	fs_clock_init();
 	fs_inode_table_init();
 	fs_store_init();
 	fuse_set_log_func(fuse_log_to_ours);
@@ -429,6 +504,9 @@ int main(int argc, char **argv)
 		report(ready_fd, msg);
 		goto out_unmount;
 	}
+	rc = fs_sched_start();
+	if (rc < 0)
+		log_msg(LOG_ERR, "unable to start automatic snapshots: %s", strerror(-rc));
 	log_msg(LOG_INFO, "mounted '%s' on '%s' (node %s)", fs.data_dir, fs.mountpoint, fs.node);
 	report(ready_fd, "");
 	if (ready_fd >= 0)
@@ -455,6 +533,7 @@ out_unmount:
 	 * for a process whose request the finished loop will never answer;
 	 * unmounting aborts those requests. */
 	fuse_session_unmount(fs.se);
+	fs_sched_stop();
 	fs_watch_request_stop();
 	fs_watch_join();
 out_signals:
@@ -467,7 +546,9 @@ out_table:
 		close(ready_fd);
 	}
 	fs_store_close_thread();
+	fs_snap_cache_destroy();
 	fs_inode_table_destroy();
+out_args:
 	fuse_opt_free_args(&args);
 	if (lock_fd >= 0)
 		close(lock_fd);

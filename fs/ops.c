@@ -24,6 +24,8 @@ struct info {
 	char ns[STORE_NAME_MAX + 1];
 	char name[NAME_MAX + 1];
 	char rname[STORE_NAME_MAX + 1];
+	char snap[STORE_NAME_MAX + 1];
+	bool content;
 	int64_t size;
 	int64_t mtime_ms;
 };
@@ -40,6 +42,8 @@ static void info_of(const struct fs_inode *in, struct info *i)
 	memcpy(i->ns, in->ns, sizeof(i->ns));
 	memcpy(i->name, in->name, sizeof(i->name));
 	memcpy(i->rname, in->rname, sizeof(i->rname));
+	memcpy(i->snap, in->snap, sizeof(i->snap));
+	i->content = in->content;
 	i->size = in->size;
 	i->mtime_ms = in->mtime_ms;
 	if (in->type == FS_T_SCRATCH && in->scratch) {
@@ -60,6 +64,9 @@ static int get_info(fuse_ino_t ino, struct info *i)
 	fs_inode_unlock();
 	return in ? 0 : -ENOENT;
 }
+
+/* The longest text snapshots/.restore takes: a name and some blanks. */
+#define RESTORE_MAX 256
 
 /* Maps store errors to the errnos the SPEC documents; anything else is EIO. */
 static int errno_of(int rc)
@@ -163,6 +170,41 @@ static int put_after_moved(struct store *s, enum store_kind kind, const char *ns
 	return store_put(s, kind, ns, name, data, len, &opts, res, err);
 }
 
+/*
+ * store_put for a document written to the live tree.  A document copied
+ * from snapshots/NAME/ carries metadata.snapshot (and no version): it is
+ * applied as a new version whatever the current one, also when the
+ * resource was deleted since, and the change log records the source
+ * "snapshot:NAME".  Then the rename-away retry of put_after_moved.
+ */
+static int put_doc(struct store *s, enum store_kind kind, const char *ns, const char *name,
+		   const char *data, size_t len, struct store_result *res,
+		   struct store_err *err)
+{
+	struct store_put_opts opts = { .source = NULL };
+	char source[STORE_NAME_MAX + 16];
+	struct store_err perr;
+	struct store_doc doc;
+	int rc;
+
+	/* Only documents that mention the member pay for a second parse. */
+	if (memmem(data, len, "\"snapshot\"", 10) != NULL &&
+	    store_doc_parse(kind, ns, name, data, len, &doc, &perr) == 0) {
+		if (doc.snapshot[0]) {
+			snprintf(source, sizeof(source), "snapshot:%s", doc.snapshot);
+			opts.source = source;
+		}
+		store_doc_release(&doc);
+	}
+	rc = store_put(s, kind, ns, name, data, len, &opts, res, err);
+	if (rc == -ESTALE)
+		rc = put_after_moved(s, kind, ns, name, data, len, res, err);
+	if (rc == 0 && opts.source)
+		log_msg(LOG_INFO, "restored '%s/%s/%s.json' from %s as version %lld",
+			store_kind_dir(kind), ns, name, opts.source, (long long)res->version);
+	return rc;
+}
+
 static void doc_path(char *buf, size_t size, enum store_kind kind, const char *ns,
 		     const char *fname)
 {
@@ -197,6 +239,180 @@ static int get_store(struct store **s)
 	int rc = fs_store(s);
 
 	return rc < 0 ? -EIO : 0;
+}
+
+/* ---- read-only views: snapshots and content-only renderings ------------- */
+
+/*
+ * Two kinds of read-only trees share the V... inode types:
+ *  - snapshots/NAME/KIND/NS/X.json: documents of snapshot NAME, rendered
+ *    without metadata.version (SPEC: copying one back always restores) and
+ *    with "snapshot": NAME, the mark that makes such a copy a restore
+ *    recorded in the change log as coming from that snapshot;
+ *  - .content/KIND/NS/X.json (live) and snapshots/NAME/.content/...: the
+ *    same documents rendered with STORE_RENDER_CONTENT, without version,
+ *    created, updated, node or snapshot, so that
+ *      diff -r MOUNT/snapshots/NAME/.content MOUNT/.content
+ *    shows exactly the resources that changed since NAME, and nothing that
+ *    merely carries another version or time stamp.
+ * `.content` and `snapshots/.restore` are found by name but not listed, so
+ * find, du, tar and rsync of the mount do not walk the state twice.  Views
+ * keep the usual modes: every writer, root or not, reaches us and gets
+ * EROFS (SPEC), not the kernel's EACCES for a mode without write bits.
+ */
+
+/* True for the inode types under which nothing can be written. */
+static bool read_only_type(enum fs_type t)
+{
+	switch (t) {
+	case FS_T_SNAP: case FS_T_SNAP_INFO: case FS_T_VIEW: case FS_T_VKIND:
+	case FS_T_VNS: case FS_T_VDOC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Timeouts of a view inode: snapshots never change; a live view changes
+ * with every write, and the watcher only invalidates the live tree. */
+static double view_timeout(const struct info *i)
+{
+	if (i->type == FS_T_SNAP)
+		return 1.0; /* swarmfs-admin may remove or take snapshots */
+	return i->snap[0] ? FS_TIMEOUT : 0;
+}
+
+/* The store a view reads: the snapshot's (locked for us: release with
+ * view_done) or this thread's live connection. */
+static int view_store(const struct info *i, struct store **s, struct fs_snap_conn **c)
+{
+	*c = NULL;
+	if (i->snap[0])
+		return fs_snap_acquire(i->snap, s, c);
+	return fs_store(s) < 0 ? -EIO : 0;
+}
+
+static void view_done(struct fs_snap_conn *c)
+{
+	fs_snap_release(c);
+}
+
+/* Renders one document of a view from its store s. */
+static int view_render_in(struct store *s, const struct info *i, enum store_kind kind,
+			  const char *ns, const char *rname, struct store_meta *meta,
+			  char **doc, size_t *len)
+{
+	char *body = NULL;
+	int rc;
+
+	if (i->content || !i->snap[0])
+		return store_read(s, kind, ns, rname, STORE_RENDER_CONTENT, meta, doc, len);
+	rc = store_get(s, kind, ns, rname, meta, &body);
+	if (rc < 0)
+		return rc;
+	rc = store_render_snapshot(kind, ns, rname, meta, body, STORE_RENDER_NO_VERSION,
+				   i->snap, doc, len);
+	free(body);
+	return rc;
+}
+
+static int view_render(const struct info *i, struct store_meta *meta, char **doc, size_t *len)
+{
+	struct fs_snap_conn *c;
+	struct store *s;
+	int rc = view_store(i, &s, &c);
+
+	if (rc < 0)
+		return rc;
+	rc = view_render_in(s, i, i->kind, i->ns, i->rname, meta, doc, len);
+	view_done(c);
+	return rc;
+}
+
+/* snapshots/NAME/.info: a new buffer (free()) and the creation time. */
+static int render_info(const char *snap, char **out, size_t *len, int64_t *created_ms)
+{
+	struct store_snapshot_info info;
+	char created[32], *buf;
+	int n;
+
+	int rc = store_snapshot_get(fs.snap_dir, snap, &info, NULL);
+	if (rc < 0)
+		return rc == -ENOENT ? rc : -EIO;
+	store_format_time(info.created_ms, created, sizeof(created));
+	/* Every string is a DNS label or a time stamp: nothing to escape. */
+	n = asprintf(&buf, "{\n  \"name\": \"%s\",\n  \"revision\": %lld,\n"
+		     "  \"created\": \"%s\",\n  \"automatic\": %s,\n"
+		     "  \"resources\": %lld,\n  \"bytes\": %lld\n}\n",
+		     info.name, (long long)info.revision, created,
+		     info.automatic ? "true" : "false", (long long)info.resources,
+		     (long long)info.bytes);
+	if (n < 0)
+		return -ENOMEM;
+	*out = buf;
+	*len = (size_t)n;
+	if (created_ms)
+		*created_ms = info.created_ms;
+	return 0;
+}
+
+/* Attributes of a view inode. */
+static int stat_view(const struct info *i, struct stat *st, double *timeout)
+{
+	struct store_snapshot_info info;
+	struct store_ns_info ni;
+	struct store_meta meta;
+	struct fs_snap_conn *c;
+	struct store *s;
+	int64_t created = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*timeout = view_timeout(i);
+	switch (i->type) {
+	case FS_T_SNAP:
+		rc = store_snapshot_get(fs.snap_dir, i->snap, &info, NULL);
+		if (rc < 0)
+			return rc == -ENOENT ? rc : -EIO;
+		fill_stat(st, i->ino, true, 0, info.created_ms, true);
+		return 0;
+	case FS_T_SNAP_INFO:
+		rc = render_info(i->snap, &buf, &len, &created);
+		if (rc < 0)
+			return rc;
+		free(buf);
+		fill_stat(st, i->ino, false, (int64_t)len, created, true);
+		return 0;
+	case FS_T_RESTORE:
+		fill_stat(st, i->ino, false, 0, fs.started_ms, true);
+		st->st_mode = S_IFREG | 0200;
+		*timeout = FS_TIMEOUT;
+		return 0;
+	case FS_T_VIEW:
+	case FS_T_VKIND:
+		fill_stat(st, i->ino, true, 0, fs.started_ms, true);
+		return 0;
+	case FS_T_VNS:
+		rc = view_store(i, &s, &c);
+		if (rc < 0)
+			return rc;
+		rc = store_ns_stat(s, i->kind, i->ns, &ni);
+		view_done(c);
+		if (rc < 0)
+			return rc;
+		fill_stat(st, i->ino, true, 0, ni.updated_ms, true);
+		return 0;
+	case FS_T_VDOC:
+		rc = view_render(i, &meta, &buf, &len);
+		if (rc < 0)
+			return rc;
+		free(buf);
+		fill_stat(st, i->ino, false, (int64_t)len, meta.updated_ms, true);
+		return 0;
+	default:
+		return -ENOENT;
+	}
 }
 
 /* Attributes of any inode, from the store where it has them. */
@@ -275,8 +491,9 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 	case FS_T_SCRATCH:
 		fill_stat(st, i->ino, false, i->size, i->mtime_ms, i->hashed);
 		return 0;
+	default:
+		return stat_view(i, st, timeout);
 	}
-	return -ENOENT;
 }
 
 static void reply_entry_locked_done(fuse_req_t req, const struct stat *st, fuse_ino_t ino,
@@ -452,6 +669,127 @@ static void lookup_resource(fuse_req_t req, fuse_ino_t parent, enum store_kind k
 	reply_entry_locked_done(req, &st, st.st_ino, FS_TIMEOUT);
 }
 
+/* take_inode for a view inode, which also records what it shows. */
+static int take_view(fuse_ino_t parent, const char *name, enum fs_type type,
+		     enum store_kind kind, const char *ns, const char *snap, bool content,
+		     struct fs_inode **out)
+{
+	int rc = take_inode(parent, name, type, kind, ns, out);
+
+	if (rc == 0) {
+		snprintf((*out)->snap, sizeof((*out)->snap), "%s", snap);
+		(*out)->content = content;
+	}
+	return rc;
+}
+
+static void reply_negative_t(fuse_req_t req, double timeout)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = timeout;
+	fuse_reply_entry(req, &e);
+}
+
+/* Lookup below the root's `.content`, snapshots/ and the views. */
+static void lookup_view(fuse_req_t req, const struct info *p, const char *name)
+{
+	struct fs_inode *in;
+	struct info c;
+	struct stat st;
+	enum store_kind k;
+	double t;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.parent = p->ino;
+	c.hashed = true;
+	c.kind = p->kind;
+	c.content = p->content;
+	memcpy(c.ns, p->ns, sizeof(c.ns));
+	memcpy(c.snap, p->snap, sizeof(c.snap));
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	c.type = FS_T_ROOT; /* none found */
+	switch (p->type) {
+	case FS_T_ROOT:
+		c.type = FS_T_VIEW;
+		c.content = true;
+		break;
+	case FS_T_SNAPSHOTS:
+		if (strcmp(name, ".restore") == 0) {
+			c.type = FS_T_RESTORE;
+		} else if (store_name_valid(name)) {
+			c.type = FS_T_SNAP;
+			snprintf(c.snap, sizeof(c.snap), "%s", name);
+		}
+		break;
+	case FS_T_SNAP:
+		if (strcmp(name, ".info") == 0) {
+			c.type = FS_T_SNAP_INFO;
+		} else if (strcmp(name, ".content") == 0) {
+			c.type = FS_T_VIEW;
+			c.content = true;
+		} else if (store_kind_from_dir(name, &k) == 0) {
+			c.type = FS_T_VKIND;
+			c.kind = k;
+		}
+		break;
+	case FS_T_VIEW:
+		if (store_kind_from_dir(name, &k) == 0) {
+			c.type = FS_T_VKIND;
+			c.kind = k;
+		}
+		break;
+	case FS_T_VKIND:
+		if (store_name_valid(name)) {
+			c.type = FS_T_VNS;
+			snprintf(c.ns, sizeof(c.ns), "%s", name);
+		}
+		break;
+	case FS_T_VNS:
+		if (fs_resource_name(name, c.rname))
+			c.type = FS_T_VDOC;
+		break;
+	default:
+		break;
+	}
+	/* New snapshots (swarmfs-admin) and new live resources must not be
+	 * hidden by a cached negative entry. */
+	t = p->type == FS_T_SNAPSHOTS || (!p->snap[0] && p->type != FS_T_SNAP) ? 0 : FS_TIMEOUT;
+	if (c.type == FS_T_ROOT) {
+		reply_negative_t(req, t);
+		return;
+	}
+	rc = stat_info(&c, &st, &t);
+	if (rc == -ENOENT) {
+		reply_negative_t(req, p->type == FS_T_SNAPSHOTS || !c.snap[0] ? 0 : FS_TIMEOUT);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_inode_lock();
+	rc = take_view(p->ino, name, c.type, c.kind, c.ns, c.snap, c.content, &in);
+	if (rc == 0)
+		st.st_ino = in->ino;
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	{
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		e.ino = st.st_ino;
+		e.attr = st;
+		e.attr_timeout = t;
+		e.entry_timeout = t;
+		fuse_reply_entry(req, &e);
+	}
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	char rname[STORE_NAME_MAX + 1];
@@ -468,6 +806,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_ino_t ino = root_child(name);
 		if (ino)
 			lookup_fixed(req, ino);
+		else if (strcmp(name, ".content") == 0)
+			lookup_view(req, &p, name);
 		else
 			reply_negative(req);
 		return;
@@ -495,9 +835,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_inode_unlock();
 		reply_negative(req);
 		return;
-	case FS_T_SNAPSHOTS:
 	case FS_T_CONFLICTS:
 		reply_negative(req);
+		return;
+	case FS_T_SNAPSHOTS: case FS_T_SNAP: case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
+		lookup_view(req, &p, name);
 		return;
 	default:
 		fuse_reply_err(req, ENOTDIR);
@@ -616,9 +958,7 @@ static int commit(struct fs_handle *h)
 	}
 	rc = get_store(&s);
 	if (rc == 0)
-		rc = store_put(s, i.kind, i.ns, i.rname, h->buf, h->len, NULL, &res, &err);
-	if (rc == -ESTALE)
-		rc = put_after_moved(s, i.kind, i.ns, i.rname, h->buf, h->len, &res, &err);
+		rc = put_doc(s, i.kind, i.ns, i.rname, h->buf, h->len, &res, &err);
 	if (rc < 0) {
 		fs_reject(path, errno_of(rc), err.msg);
 		inval_attr(i.ino);
@@ -728,6 +1068,53 @@ static int open_scratch(struct fs_inode *in, int flags, struct fs_handle **out,
 	return 0;
 }
 
+/* A document or .info of a view, rendered now; or the restore control
+ * file, which only takes writes.  A held reference to `in` passes to the
+ * handle on success only. */
+static int open_view(struct fs_inode *in, int flags, struct fs_handle **out,
+		     struct fuse_file_info *fi)
+{
+	int acc = flags & O_ACCMODE;
+	struct store_meta meta;
+	struct fs_handle *h;
+	struct info i;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	fs_inode_lock();
+	info_of(in, &i);
+	fs_inode_unlock();
+	if (i.type == FS_T_RESTORE) {
+		if (acc == O_RDONLY)
+			return -EACCES;
+		if (fs.readonly)
+			return -EROFS;
+	} else if (acc != O_RDONLY || (flags & O_TRUNC)) {
+		return -EROFS;
+	} else if (i.type == FS_T_SNAP_INFO) {
+		rc = render_info(i.snap, &buf, &len, NULL);
+		if (rc < 0)
+			return rc;
+	} else {
+		rc = view_render(&i, &meta, &buf, &len);
+		if (rc < 0)
+			return rc;
+	}
+	rc = fs_handle_new(i.type == FS_T_RESTORE ? FS_H_RESTORE : FS_H_DOC, in, &h);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	h->buf = buf;
+	h->len = len;
+	h->cap = buf ? len + 1 : 0;
+	h->writable = i.type == FS_T_RESTORE;
+	fi->direct_io = 1;
+	*out = h;
+	return 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
@@ -768,6 +1155,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	case FS_T_SCRATCH:
 		rc = open_scratch(in, fi->flags, &h, fi);
+		break;
+	case FS_T_VDOC:
+	case FS_T_SNAP_INFO:
+	case FS_T_RESTORE:
+		rc = open_view(in, fi->flags, &h, fi);
 		break;
 	default:
 		rc = -EISDIR;
@@ -897,6 +1289,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 			fuse_reply_write(req, size);
 		return;
 	}
+	if (h->type == FS_H_RESTORE) {
+		pthread_mutex_lock(&h->lock);
+		rc = fs_handle_write(h, data, size, off, RESTORE_MAX);
+		if (rc == 0)
+			h->written = true;
+		pthread_mutex_unlock(&h->lock);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
 	if (h->type != FS_H_DOC || !h->writable) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -939,6 +1343,52 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		fuse_reply_write(req, size);
 }
 
+/*
+ * The online whole-state restore: `echo NAME > MOUNT/snapshots/.restore`.
+ * Applied at flush (whose error close() returns), in one store transaction:
+ * readers see the state before or after, never a mix, and the watcher
+ * invalidates the kernel's caches for every change it brought.  Requires
+ * h->lock.
+ */
+static int commit_restore(struct fs_handle *h)
+{
+	struct store_err err = { "" };
+	struct store_result res = { 0 };
+	char name[RESTORE_MAX + 1];
+	int64_t t0 = fs_now_ms();
+	struct store *s;
+	size_t b = 0, e = h->len;
+	int rc;
+
+	if (!h->written)
+		return -h->rejected;
+	h->written = false;
+	while (b < e && strchr(" \t\r\n", h->buf[b]) && h->buf[b])
+		b++;
+	while (e > b && strchr(" \t\r\n", h->buf[e - 1]) && h->buf[e - 1])
+		e--;
+	memcpy(name, h->buf + b, e - b);
+	name[e - b] = '\0';
+	if (!store_name_valid(name)) {
+		rc = -EINVAL;
+		snprintf(err.msg, sizeof(err.msg), "invalid snapshot name '%.64s'", name);
+	} else {
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = store_snapshot_restore(s, fs.snap_dir, name, &res, &err);
+	}
+	if (rc < 0) {
+		h->rejected = errno_of(rc);
+		fs_reject("snapshots/.restore", errno_of(rc), err.msg);
+		return rc;
+	}
+	h->rejected = 0;
+	log_msg(LOG_NOTICE, "restored snapshot '%s' (revision %lld, %lld ms)", name,
+		(long long)res.revision, (long long)(fs_now_ms() - t0));
+	fs_watch_kick();
+	return 0;
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = fs_handle_of(fi);
@@ -947,6 +1397,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->type == FS_H_DOC && h->writable) {
 		pthread_mutex_lock(&h->lock);
 		rc = commit(h);
+		pthread_mutex_unlock(&h->lock);
+	} else if (h->type == FS_H_RESTORE) {
+		pthread_mutex_lock(&h->lock);
+		rc = commit_restore(h);
 		pthread_mutex_unlock(&h->lock);
 	}
 	fuse_reply_err(req, rc < 0 ? errno_of(rc) : 0);
@@ -965,7 +1419,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	bool drop_pending = false;
 	struct info i;
 
-	if (h->type == FS_H_EVENTS) {
+	if (h->type == FS_H_RESTORE) {
+		pthread_mutex_lock(&h->lock);
+		if (h->written)
+			commit_restore(h);
+		pthread_mutex_unlock(&h->lock);
+	} else if (h->type == FS_H_EVENTS) {
 		fs_events_release(h->reader);
 		h->reader = NULL;
 	} else if (h->type == FS_H_DOC && h->writable) {
@@ -1058,6 +1517,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (read_only_type(i.type)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	/* Mode, owner and times are accepted and ignored: permissions come
 	 * from the mount, and install, cp -p and touch must not fail. */
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -1066,6 +1529,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		case FS_T_EVENTS:
 			rc = -EACCES;
 			break;
+		case FS_T_RESTORE:
+			break; /* each open writes a whole name */
 		case FS_T_RESOURCE:
 			if (h && h->type == FS_H_DOC && h->writable) {
 				pthread_mutex_lock(&h->lock);
@@ -1128,6 +1593,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static int parent_write_errno(enum fs_type t)
 {
+	if (read_only_type(t))
+		return EROFS;
 	switch (t) {
 	case FS_T_SNAPSHOTS:
 	case FS_T_CONFLICTS:
@@ -1266,6 +1733,92 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_err(req, EPERM);
 }
 
+/*
+ * mkdir snapshots/NAME: a manual snapshot, written, verified and renamed
+ * into place by the store before mkdir returns 0 (no file is left behind on
+ * failure: EEXIST, EINVAL for a bad name, ENOSPC, EIO).  It runs in this
+ * worker thread on its own read transaction; writers go on meanwhile.
+ */
+static void mkdir_snapshot(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store_snapshot_info info;
+	struct store_err err = { "" };
+	struct fuse_entry_param e;
+	int64_t t0 = fs_now_ms();
+	struct fs_inode *in;
+	struct store *s;
+	int rc;
+
+	if (fs.readonly) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = store_snapshot_create(s, fs.snap_dir, name, false, &info, &err);
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			log_limited(LOG_WARNING, "mkdir 'snapshots/%s': %s", name, err.msg);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	log_msg(LOG_NOTICE, "took snapshot '%s' (revision %lld, %lld resources, %lld bytes, "
+		"%lld ms)", name, (long long)info.revision, (long long)info.resources,
+		(long long)info.bytes, (long long)(fs_now_ms() - t0));
+	/* A connection cached for an earlier snapshot of this name. */
+	fs_snap_forget(name);
+	memset(&e, 0, sizeof(e));
+	fs_inode_lock();
+	rc = take_view(parent, name, FS_T_SNAP, STORE_KIND_DEPLOYMENT, "", name, false, &in);
+	if (rc == 0)
+		e.ino = in->ino;
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_stat(&e.attr, e.ino, true, 0, info.created_ms, true);
+	e.attr_timeout = 1.0;
+	e.entry_timeout = 1.0;
+	fuse_reply_entry(req, &e);
+}
+
+/* rmdir snapshots/NAME: removes the snapshot file. */
+static void rmdir_snapshot(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store_err err = { "" };
+	struct fs_inode *in;
+	int rc;
+
+	if (strcmp(name, ".restore") == 0) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (fs.readonly) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	rc = store_snapshot_delete(fs.snap_dir, name, &err);
+	if (rc == -EINVAL)
+		rc = -ENOENT; /* not a snapshot name: nothing by that name */
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_limited(LOG_WARNING, "rmdir 'snapshots/%s': %s", name, err.msg);
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	log_msg(LOG_NOTICE, "removed snapshot '%s'", name);
+	fs_snap_forget(name);
+	fs_inode_lock();
+	in = fs_inode_find_name(parent, name);
+	if (in) {
+		fs_inode_unhash(in);
+		fs_inode_maybe_free(in);
+	}
+	fs_inode_unlock();
+	fuse_reply_err(req, 0);
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct store_err err = { "" };
@@ -1280,9 +1833,18 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (p.type == FS_T_SNAPSHOTS) {
+		mkdir_snapshot(req, parent, name);
+		return;
+	}
+	if (read_only_type(p.type)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	if (p.type != FS_T_KIND) {
 		fuse_reply_err(req, p.type == FS_T_RESOURCE || p.type == FS_T_SCRATCH ||
-					    p.type == FS_T_STATUS || p.type == FS_T_EVENTS
+					    p.type == FS_T_STATUS || p.type == FS_T_EVENTS ||
+					    p.type == FS_T_RESTORE
 				    ? ENOTDIR : EPERM);
 		return;
 	}
@@ -1326,14 +1888,17 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_T_KIND:
 		break;
 	case FS_T_ROOT:
-		fuse_reply_err(req, root_child(name) ? EPERM : ENOENT);
+		fuse_reply_err(req, root_child(name) || strcmp(name, ".content") == 0
+					    ? EPERM : ENOENT);
 		return;
 	case FS_T_SNAPSHOTS:
+		rmdir_snapshot(req, parent, name);
+		return;
 	case FS_T_CONFLICTS:
 		fuse_reply_err(req, ENOENT);
 		return;
 	default:
-		fuse_reply_err(req, ENOTDIR);
+		fuse_reply_err(req, read_only_type(p.type) ? EROFS : ENOTDIR);
 		return;
 	}
 	fs_inode_lock();
@@ -1386,11 +1951,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, EISDIR);
 		return;
 	case FS_T_SNAPSHOTS:
+		fuse_reply_err(req, strcmp(name, ".restore") == 0 ? EPERM : ENOENT);
+		return;
 	case FS_T_CONFLICTS:
 		fuse_reply_err(req, ENOENT);
 		return;
 	default:
-		fuse_reply_err(req, ENOTDIR);
+		fuse_reply_err(req, read_only_type(p.type) ? EROFS : ENOTDIR);
 		return;
 	}
 	if (fs_resource_name(name, rname)) {
@@ -1522,9 +2089,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				rc = -EINVAL;
 				snprintf(err.msg, sizeof(err.msg), "empty document not stored");
 			} else {
-				rc = store_put(s, p.kind, p.ns, drn, data, len, NULL, &res, &err);
-				if (rc == -ESTALE)
-					rc = put_after_moved(s, p.kind, p.ns, drn, data, len, &res, &err);
+				rc = put_doc(s, p.kind, p.ns, drn, data, len, &res, &err);
 			}
 			if (rc < 0)
 				fs_reject(path, errno_of(rc), err.msg);
@@ -1634,6 +2199,113 @@ static int add_fixed(struct fs_handle *h, const char *name, fuse_ino_t ino, enum
 	return fs_handle_add_dirent(h, &e);
 }
 
+static int add_snapshot(const struct store_snapshot_info *info, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct fs_dirent e = { .name = (char *)info->name, .type = FS_T_SNAP,
+			       .mtime_ms = info->created_ms };
+
+	c->rc = fs_handle_add_dirent(c->h, &e);
+	return c->rc;
+}
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int add_name(const struct store_entry *se, void *arg)
+{
+	struct name_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(se->name);
+	if (l->v[l->n] == NULL)
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* The documents of a view namespace, each rendered once for its exact
+ * size (the store's size is that of the live rendering). */
+static int list_view_ns(struct fs_handle *h, struct store *s, const struct info *d)
+{
+	struct name_list l = { 0 };
+	int rc = store_list(s, d->kind, d->ns, add_name, &l);
+
+	for (size_t n = 0; rc == 0 && n < l.n; n++) {
+		char fname[STORE_NAME_MAX + 6], *doc = NULL;
+		struct fs_dirent e = { .name = fname, .type = FS_T_VDOC };
+		size_t len = 0;
+
+		rc = view_render_in(s, d, d->kind, d->ns, l.v[n], &e.meta, &doc, &len);
+		free(doc);
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue;
+		}
+		e.meta.size = (int64_t)len;
+		snprintf(fname, sizeof(fname), "%s.json", l.v[n]);
+		if (rc == 0)
+			rc = fs_handle_add_dirent(h, &e);
+	}
+	for (size_t n = 0; n < l.n; n++)
+		free(l.v[n]);
+	free(l.v);
+	return rc;
+}
+
+/* Directory snapshot of snapshots/ and of the views. */
+static int list_view(struct fs_handle *h, const struct info *d)
+{
+	struct list_ctx c = { .h = h };
+	struct fs_snap_conn *conn;
+	struct store *s;
+	int rc = 0;
+
+	switch (d->type) {
+	case FS_T_SNAPSHOTS:
+		rc = store_snapshot_list(fs.snap_dir, add_snapshot, &c);
+		return rc < 0 ? rc : c.rc;
+	case FS_T_SNAP:
+	case FS_T_VIEW:
+		if (d->type == FS_T_SNAP) {
+			struct fs_dirent e = { .name = ".info", .type = FS_T_SNAP_INFO };
+			char *buf = NULL;
+			rc = render_info(d->snap, &buf, &e.size, &e.mtime_ms);
+			free(buf);
+			if (rc == 0)
+				rc = fs_handle_add_dirent(h, &e);
+		}
+		for (int k = 0; rc == 0 && k < STORE_KIND_COUNT; k++) {
+			struct fs_dirent e = { .name = (char *)store_kind_dir(k), .type = FS_T_VKIND,
+					       .kind = k, .mtime_ms = fs.started_ms };
+			rc = fs_handle_add_dirent(h, &e);
+		}
+		return rc;
+	case FS_T_VKIND:
+	case FS_T_VNS:
+		rc = view_store(d, &s, &conn);
+		if (rc < 0)
+			return rc;
+		if (d->type == FS_T_VKIND)
+			rc = store_ns_list(s, d->kind, add_ns, &c);
+		else
+			rc = list_view_ns(h, s, d);
+		view_done(conn);
+		return rc < 0 ? rc : c.rc;
+	default:
+		return -ENOTDIR;
+	}
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct list_ctx c = { 0 };
@@ -1694,8 +2366,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fs_inode_unlock();
 		}
 		break;
-	case FS_T_SNAPSHOTS:
 	case FS_T_CONFLICTS:
+		break;
+	case FS_T_SNAPSHOTS: case FS_T_SNAP: case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
+		if (rc == 0)
+			rc = list_view(h, &i);
 		break;
 	default:
 		rc = -ENOTDIR;
@@ -1715,6 +2390,15 @@ static void dirent_stat(const struct fs_dirent *e, fuse_ino_t ino, struct stat *
 	switch (e->type) {
 	case FS_T_RESOURCE:
 		fill_stat(st, ino, false, e->meta.size, e->meta.updated_ms, true);
+		break;
+	case FS_T_VDOC:
+		fill_stat(st, ino, false, e->meta.size, e->meta.updated_ms, true);
+		break;
+	case FS_T_SNAP_INFO:
+		fill_stat(st, ino, false, (int64_t)e->size, e->mtime_ms, true);
+		break;
+	case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
+		fill_stat(st, ino, true, 0, e->mtime_ms, true);
 		break;
 	case FS_T_SCRATCH:
 		fill_stat(st, ino, false, (int64_t)e->size, e->mtime_ms, true);
@@ -1767,6 +2451,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (eino == 0)
 					continue;
 				fs_inode_lock();
+			} else if (plus && (read_only_type(d.type) || d.type == FS_T_SNAPSHOTS)) {
+				if (take_view(d.ino, e->name, e->type,
+					      e->type == FS_T_VKIND ? e->kind : d.kind,
+					      e->type == FS_T_VNS ? e->name : d.ns,
+					      e->type == FS_T_SNAP ? e->name : d.snap, d.content, &in) == 0)
+					eino = in->ino;
 			} else if (plus) {
 				if (take_inode(d.ino, e->name, e->type, d.kind,
 					       e->type == FS_T_NS ? e->name : d.ns, &in) == 0) {
@@ -1802,6 +2492,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			ep.attr_timeout = (e->type == FS_T_STATUS || e->type == FS_T_EVENTS)
 						  ? 0 : FS_TIMEOUT;
 			ep.entry_timeout = FS_TIMEOUT;
+			if (!dot && (read_only_type(d.type) || d.type == FS_T_SNAPSHOTS)) {
+				struct info c = d;
+				c.type = e->type;
+				ep.attr_timeout = ep.entry_timeout = view_timeout(&c);
+			}
 			used = fuse_add_direntry_plus(req, buf + pos, size - pos, e->name, &ep,
 						      (off_t)n + 1);
 		} else {

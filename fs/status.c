@@ -141,8 +141,22 @@ int fs_status_render(char **out, size_t *len)
 	}
 	snaps = cJSON_AddObjectToObject(root, "snapshots");
 	if (snaps) {
-		cJSON_AddNumberToObject(snaps, "count", 0);
-		cJSON_AddNumberToObject(snaps, "bytes", 0);
+		struct fs_snap_summary sum;
+		char newest[32];
+		/* An unreadable snapshot dir is not a reason to hide the rest. */
+		if (fs_snap_summary(&sum) < 0)
+			memset(&sum, 0, sizeof(sum));
+		cJSON_AddNumberToObject(snaps, "count", (double)sum.count);
+		cJSON_AddNumberToObject(snaps, "bytes", (double)sum.bytes);
+		if (sum.newest[0]) {
+			store_format_time(sum.newest_created_ms, newest, sizeof(newest));
+			cJSON_AddStringToObject(snaps, "newest", sum.newest);
+			cJSON_AddStringToObject(snaps, "newest_created", newest);
+		} else {
+			cJSON_AddNullToObject(snaps, "newest");
+			cJSON_AddNullToObject(snaps, "newest_created");
+		}
+		cJSON_AddNumberToObject(snaps, "interval", (double)fs.snapshot_interval);
 	}
 	cJSON_AddArrayToObject(root, "peers");
 	arr = cJSON_AddArrayToObject(root, "rejected");

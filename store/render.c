@@ -276,7 +276,8 @@ static bool add_time(cJSON *obj, const char *key, int64_t ms)
 
 /* The metadata object: identity, user labels, then what the store owns. */
 static cJSON *build_metadata(const char *ns, const char *name,
-			     const struct store_meta *meta, cJSON *canon, int flags)
+			     const struct store_meta *meta, cJSON *canon, int flags,
+			     const char *snapshot)
 {
 	cJSON *md = cJSON_CreateObject();
 	bool okay;
@@ -294,6 +295,8 @@ static cJSON *build_metadata(const char *ns, const char *name,
 		if (okay && meta->node[0] != '\0')
 			okay = add(md, "node", cJSON_CreateString(meta->node));
 	}
+	if (okay && snapshot != NULL)
+		okay = add(md, "snapshot", cJSON_CreateString(snapshot));
 	if (!okay) {
 		cJSON_Delete(md);
 		return NULL;
@@ -304,6 +307,13 @@ static cJSON *build_metadata(const char *ns, const char *name,
 int store_render(enum store_kind kind, const char *ns, const char *name,
 		 const struct store_meta *meta, const char *body, int flags,
 		 char **out, size_t *len)
+{
+	return store_render_snapshot(kind, ns, name, meta, body, flags, NULL, out, len);
+}
+
+int store_render_snapshot(enum store_kind kind, const char *ns, const char *name,
+			  const struct store_meta *meta, const char *body, int flags,
+			  const char *snapshot, char **out, size_t *len)
 {
 	cJSON *root = NULL, *canon = NULL, *doc = NULL;
 	struct doc_buf b = { 0 };
@@ -328,7 +338,7 @@ int store_render(enum store_kind kind, const char *ns, const char *name,
 	if (doc == NULL)
 		goto out;
 	if (!add(doc, "kind", cJSON_CreateString(store_kind_name(kind))) ||
-	    !add(doc, "metadata", build_metadata(ns, name, meta, canon, flags)) ||
+	    !add(doc, "metadata", build_metadata(ns, name, meta, canon, flags, snapshot)) ||
 	    !move(doc, canon, "spec") || !move(doc, canon, "status"))
 		goto out;
 	doc_print(&b, doc, pretty);

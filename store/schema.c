@@ -38,6 +38,9 @@ static const struct doc_field metadata_fields[] = {
 	{ .name = "created", .type = DOC_IGNORED },
 	{ .name = "updated", .type = DOC_IGNORED },
 	{ .name = "node", .type = DOC_IGNORED },
+	/* Store-owned like created/updated/node, but the writer learns the
+	 * snapshot a document was copied from (store_doc.snapshot). */
+	{ .name = "snapshot", .type = DOC_LABEL },
 	END,
 };
 
@@ -816,6 +819,14 @@ int store_doc_parse(enum store_kind kind, const char *ns, const char *name,
 		return rc;
 	rc = doc_validate(kind, DOC_MODE_DOCUMENT, ns, name, root, &canon,
 			  &doc->has_version, &doc->version, err);
+	if (rc == 0) {
+		/* Validated as a DNS label above; never part of the body. */
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+		const cJSON *snap = cJSON_GetObjectItemCaseSensitive(md, "snapshot");
+
+		if (cJSON_IsString(snap))
+			snprintf(doc->snapshot, sizeof(doc->snapshot), "%s", snap->valuestring);
+	}
 	cJSON_Delete(root);
 	if (rc < 0)
 		return rc;
