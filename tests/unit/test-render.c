@@ -205,6 +205,38 @@ static void test_exact(void)
 	free(body);
 }
 
+/* A snapshot's rendering: metadata.snapshot last in metadata, no version;
+ * writing it back parses to the same body and names the snapshot. */
+static void test_snapshot(void)
+{
+	char *body = parse_body(STORE_KIND_DEPLOYMENT, spec_doc, NULL, NULL);
+	struct store_err err = { "" };
+	struct store_doc doc;
+	char *out = NULL, *plain = NULL;
+	size_t len = 0, plen = 0;
+	int rc;
+
+	rc = store_render_snapshot(STORE_KIND_DEPLOYMENT, "default", "web", &meta, body,
+				   STORE_RENDER_NO_VERSION, "before-upgrade", &out, &len);
+	ok(rc == 0 && strlen(out) == len &&
+	   strstr(out, "    \"node\": \"node-1\",\n    \"snapshot\": \"before-upgrade\"\n  },\n") != NULL &&
+	   strstr(out, "\"version\"") == NULL, "snapshot rendering ends metadata with its name");
+	store_render_snapshot(STORE_KIND_DEPLOYMENT, "default", "web", &meta, body,
+			      STORE_RENDER_NO_VERSION, NULL, &plain, &plen);
+	ok(plain != NULL && out != NULL && plen + strlen(",\n    \"snapshot\": \"before-upgrade\"") == len,
+	   "NULL snapshot renders like store_render");
+	rc = out ? store_doc_parse(STORE_KIND_DEPLOYMENT, "default", "web", out, len, &doc, &err) : -1;
+	ok(rc == 0 && strcmp(doc.snapshot, "before-upgrade") == 0 && strcmp(doc.body, body) == 0 &&
+	   !doc.has_version, "a copy written back parses to the same body, from 'before-upgrade'");
+	if (rc == 0)
+		store_doc_release(&doc);
+	if (have_jq && out)
+		same_as_jq(".", out, out, "snapshot rendering");
+	free(out);
+	free(plain);
+	free(body);
+}
+
 /* Documents of every kind, with every string escape class. */
 static const struct {
 	enum store_kind kind;
@@ -386,6 +418,7 @@ int main(void)
 	if (!have_jq)
 		diag("jq not found: comparisons with jq are skipped");
 	test_exact();
+	test_snapshot();
 	test_round_trip();
 	test_escapes();
 	test_bad_bodies();

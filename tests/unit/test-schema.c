@@ -414,9 +414,33 @@ static void test_time(void)
 	ok(strcmp(buf, "1969-12-31T23:59:59Z") == 0, "before the epoch: %s", buf);
 }
 
+/* metadata.snapshot: a DNS label, kept out of the body, reported. */
+static void test_snapshot_mark(void)
+{
+	struct store_doc doc;
+	struct store_err err = { "" };
+	int rc = parse(STORE_KIND_DEPLOYMENT, q("{'metadata':{'snapshot':'s-1'},'spec':{" IMG "}}"),
+		       &doc, &err);
+
+	ok(rc == 0 && strcmp(doc.snapshot, "s-1") == 0 &&
+	   strcmp(doc.body, q("{'spec':{'image':'nginx','replicas':1}}")) == 0,
+	   "metadata.snapshot is reported and not stored");
+	if (rc == 0)
+		store_doc_release(&doc);
+	rc = parse(STORE_KIND_DEPLOYMENT, q("{'spec':{" IMG "}}"), &doc, &err);
+	ok(rc == 0 && doc.snapshot[0] == '\0', "no metadata.snapshot: empty");
+	if (rc == 0)
+		store_doc_release(&doc);
+	bad(STORE_KIND_DEPLOYMENT, "{'metadata':{'snapshot':'Bad_Name'},'spec':{" IMG "}}",
+	    "metadata.snapshot: " LABEL_MSG);
+	bad(STORE_KIND_DEPLOYMENT, "{'metadata':{'snapshot':7},'spec':{" IMG "}}",
+	    "metadata.snapshot: " LABEL_MSG);
+}
+
 int main(void)
 {
 	test_valid();
+	test_snapshot_mark();
 	test_invalid();
 	test_json_errors();
 	test_kinds();
