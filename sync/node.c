@@ -1,0 +1,1091 @@
+/* node.c - the replication loop of one node ("clone" pattern): publishes this
+ * node's changes on PUB, applies peers' changes from SUB in sequence per
+ * origin, fetches any gap over REQ/REP from a peer that has it (every node
+ * serves every origin), sends heartbeats with its high-water marks so a lost
+ * tail is noticed, and writes DATA/sync-status.json.  Two threads, each with
+ * its own store connection: the main loop, and a server answering REP, which
+ * must never wait for the main loop (two nodes fetching from each other at
+ * once would otherwise each wait for the other's answer). */
+#include "sync.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wire.h"
+
+#define RECV_MAX (32 * 1024 * 1024) /* a fetch reply: several 1 MiB bodies */
+#define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency */
+#define REQ_TIMEOUT_MS 2000
+#define FETCH_ROUNDS 64             /* per origin per turn, so SUB is not starved */
+
+volatile sig_atomic_t sync_stop;
+
+/* ---- nng errors ---------------------------------------------------------------- */
+
+/* nng codes are not errnos (NNG_ENOMEM = 2 = ENOENT): map them once, here. */
+static int nng_errno(int rv)
+{
+	static const struct {
+		int nng, err;
+	} map[] = {
+		{ NNG_EINTR, EINTR },           { NNG_ENOMEM, ENOMEM },
+		{ NNG_EINVAL, EINVAL },         { NNG_EBUSY, EBUSY },
+		{ NNG_ETIMEDOUT, ETIMEDOUT },   { NNG_ECONNREFUSED, ECONNREFUSED },
+		{ NNG_ECLOSED, EBADF },         { NNG_EAGAIN, EAGAIN },
+		{ NNG_ENOTSUP, ENOTSUP },       { NNG_EADDRINUSE, EADDRINUSE },
+		{ NNG_ESTATE, EPROTO },         { NNG_ENOENT, ENOENT },
+		{ NNG_EPROTO, EPROTO },         { NNG_EUNREACHABLE, EHOSTUNREACH },
+		{ NNG_EADDRINVAL, EADDRNOTAVAIL }, { NNG_EPERM, EPERM },
+		{ NNG_EMSGSIZE, EMSGSIZE },     { NNG_ECONNABORTED, ECONNABORTED },
+		{ NNG_ECONNRESET, ECONNRESET }, { NNG_ECANCELED, ECANCELED },
+		{ NNG_ENOFILES, EMFILE },       { NNG_ENOSPC, ENOSPC },
+		{ NNG_EEXIST, EEXIST },         { NNG_EREADONLY, EROFS },
+		{ NNG_EWRITEONLY, EBADF },      { NNG_ECRYPTO, EACCES },
+		{ NNG_EPEERAUTH, EACCES },      { NNG_ENOARG, EINVAL },
+		{ NNG_EAMBIGUOUS, EINVAL },     { NNG_EBADTYPE, EINVAL },
+		{ NNG_ECONNSHUT, ESHUTDOWN },
+	};
+
+	if (rv == 0)
+		return 0;
+	if (rv & NNG_ESYSERR)
+		return -(rv & ~NNG_ESYSERR);
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].nng == rv)
+			return -map[i].err;
+	return -EIO;
+}
+
+/* ---- URLs ----------------------------------------------------------------------- */
+
+int sync_rep_url(const char *pub, char *out, size_t size)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (strncmp(pub, "ipc://", 6) == 0) {
+		if ((size_t)snprintf(out, size, "%s.rep", pub) >= size)
+			return -EINVAL;
+		return 0;
+	}
+	if (strncmp(pub, "tcp://", 6) != 0 && strncmp(pub, "tls+tcp://", 10) != 0)
+		return -EINVAL;
+	colon = strrchr(pub, ':');
+	if (!colon || colon[1] == '\0' || colon[1] == '/')
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port >= 65535)
+		return -EINVAL;
+	if ((size_t)snprintf(out, size, "%.*s:%ld", (int)(colon - pub), pub, port + 1) >= size)
+		return -EINVAL;
+	return 0;
+}
+
+bool sync_url_is_local(const char *url)
+{
+	const char *host;
+
+	if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0)
+		return true;
+	host = strstr(url, "://");
+	if (!host)
+		return false;
+	host += 3;
+	return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]:", 6) == 0 ||
+	       strncmp(host, "localhost:", 10) == 0;
+}
+
+/* ---- state ---------------------------------------------------------------------- */
+
+struct peer {
+	char url[SYNC_URL_MAX];    /* its PUB */
+	char rep_url[SYNC_URL_MAX];
+	nng_socket req;
+	atomic_int req_pipes;      /* written by nng's pipe callbacks */
+	char node[STORE_NODE_MAX + 1]; /* "" until HELLO answered */
+	bool self;                 /* the URL is our own: ignored */
+	int64_t next_hello_ms;
+	int64_t last_heard_ms;     /* any message from it (heartbeat or reply) */
+	int64_t revision;
+	char digest[33];
+	struct sync_origin *origins; /* its high-water marks, from its heartbeat */
+	size_t n_origins;
+	int64_t rejected;          /* malformed replies from it */
+	bool stale;                /* it answered "compacted" for some origin */
+};
+
+struct node {
+	const struct sync_config *cfg;
+	struct store *s;
+	char self[STORE_NODE_MAX + 1];
+	uint64_t nonce;
+	nng_socket pub, sub, rep;
+	nng_tls_config *tls_server, *tls_client;
+	struct peer peers[SYNC_PEERS_MAX];
+	int n_peers;
+	int64_t published_rev;     /* local changes up to here are published */
+	int64_t digest_rev;        /* digest below is of this revision */
+	char digest[33];
+	int64_t resources;
+	int64_t next_heartbeat_ms;
+	atomic_llong rejected;     /* all malformed frames, any socket */
+	int64_t applied, duplicates, refused, gaps, stale_replies;
+	int64_t started_ms;
+	atomic_int fatal;          /* set when the node must stop */
+	struct store *serve_s;     /* the server thread's connection */
+	pthread_t server;
+	bool server_started;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reject(struct node *n, struct peer *p, const char *where, const char *why)
+{
+	n->rejected++;
+	if (p)
+		p->rejected++;
+	log_limited(LOG_WARNING, "rejected a malformed %s frame%s%s: %s", where,
+		    p ? " from " : "", p ? p->url : "", why);
+}
+
+/* ---- sending -------------------------------------------------------------------- */
+
+static int send_msg(struct node *n, nng_socket sock, const struct sync_msg *m, int flags)
+{
+	char why[SYNC_WHY_MAX];
+	uint8_t *buf;
+	size_t len;
+	int rc = sync_wire_encode(m, &buf, &len, why);
+
+	if (rc < 0) {
+		log_limited(LOG_ERR, "cannot encode a %s message: %s", sync_msg_type_name(m->type), why);
+		return rc;
+	}
+	/* NNG_FLAG_ALLOC is not used: nng_send copies, buf stays ours. */
+	rc = nng_errno(nng_send(sock, buf, len, flags));
+	free(buf);
+	(void)n;
+	return rc;
+}
+
+/* Receives one frame (nng allocates it); -EAGAIN/-ETIMEDOUT when none. */
+static int recv_frame(nng_socket sock, int flags, uint8_t **buf, size_t *len)
+{
+	void *p = NULL;
+	int rc = nng_errno(nng_recv(sock, &p, len, flags | NNG_FLAG_ALLOC));
+
+	*buf = rc == 0 ? p : NULL;
+	return rc;
+}
+
+/* ---- copies of changes for replies ----------------------------------------------- */
+
+struct reply {
+	struct sync_change *v;
+	size_t n, cap, bytes;
+	int rc;
+};
+
+static int reply_add(const struct store_rchange *r, void *arg)
+{
+	struct reply *rp = arg;
+	struct sync_change *sc;
+
+	if (rp->n > 0 && rp->bytes >= SYNC_REPLY_SOFT_MAX)
+		return 1;
+	if (rp->n == rp->cap) {
+		size_t cap = rp->cap ? rp->cap * 2 : 16;
+		void *v = realloc(rp->v, cap * sizeof(*rp->v));
+
+		if (!v)
+			return -ENOMEM;
+		rp->v = v;
+		rp->cap = cap;
+	}
+	sc = &rp->v[rp->n];
+	memset(sc, 0, sizeof(*sc));
+	sc->r = *r;
+	snprintf(sc->ns, sizeof(sc->ns), "%s", r->c.ns);
+	snprintf(sc->name, sizeof(sc->name), "%s", r->c.name);
+	snprintf(sc->origin, sizeof(sc->origin), "%s", r->c.origin);
+	snprintf(sc->parent_node, sizeof(sc->parent_node), "%s", r->parent_node);
+	sc->body = r->c.body ? strdup(r->c.body) : NULL;
+	sc->source = r->c.source ? strdup(r->c.source) : NULL;
+	if ((r->c.body && !sc->body) || (r->c.source && !sc->source)) {
+		free(sc->body);
+		free(sc->source);
+		return -ENOMEM;
+	}
+	rp->n++;
+	rp->bytes += 128 + (r->c.body ? strlen(r->c.body) : 0);
+	return 0;
+}
+
+/* Points each copy's r at its own strings (the array has stopped moving). */
+static void reply_fix(struct reply *rp)
+{
+	for (size_t i = 0; i < rp->n; i++) {
+		struct sync_change *sc = &rp->v[i];
+
+		sc->r.c.ns = sc->ns;
+		sc->r.c.name = sc->name;
+		sc->r.c.origin = sc->origin;
+		sc->r.parent_node = sc->parent_node;
+		sc->r.c.body = sc->body;
+		sc->r.c.source = sc->source;
+	}
+}
+
+static void reply_free(struct reply *rp)
+{
+	for (size_t i = 0; i < rp->n; i++) {
+		free(rp->v[i].body);
+		free(rp->v[i].source);
+	}
+	free(rp->v);
+}
+
+/* ---- applying --------------------------------------------------------------------- */
+
+/* Applies one change; -EAGAIN for a gap, other errors are counted here. */
+static int apply_one(struct node *n, const struct store_rchange *r)
+{
+	enum store_apply_outcome out;
+	struct store_err err = { "" };
+	int rc;
+
+	/* Our own changes come back from peers' logs: we have them. */
+	if (strcmp(r->c.origin, n->self) == 0) {
+		int64_t have = 0;
+
+		store_origin_seq(n->s, n->self, &have);
+		if (r->c.origin_seq <= have)
+			return 0;
+	}
+	rc = store_apply(n->s, r, n->cfg->max_skew_ms, &out, &err);
+	if (rc == 0) {
+		if (out == STORE_APPLY_DUPLICATE)
+			n->duplicates++;
+		else
+			n->applied++;
+		log_msg(LOG_DEBUG, "applied %s#%lld %s %s/%s/%s: %s", r->c.origin,
+			(long long)r->c.origin_seq, store_op_name(r->c.op),
+			store_kind_dir(r->c.kind), r->c.ns, r->c.name,
+			out == STORE_APPLY_WON ? "won" : out == STORE_APPLY_LOST ? "lost" : "duplicate");
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		n->gaps++;
+		return rc;
+	}
+	n->refused++;
+	log_limited(LOG_WARNING, "cannot apply change %lld of '%s': %s", (long long)r->c.origin_seq,
+		    r->c.origin, err.msg);
+	return rc;
+}
+
+/* ---- fetching --------------------------------------------------------------------- */
+
+static bool peer_up(const struct peer *p)
+{
+	return !p->self && atomic_load(&p->req_pipes) > 0;
+}
+
+/* One request/reply on a peer's REQ socket; *reply decoded on success. */
+static int request(struct node *n, struct peer *p, const struct sync_msg *m,
+		   struct sync_msg *reply)
+{
+	char why[SYNC_WHY_MAX];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	rc = send_msg(n, p->req, m, 0);
+	if (rc == 0)
+		rc = recv_frame(p->req, 0, &buf, &len);
+	if (rc < 0) {
+		log_limited(LOG_INFO, "no answer from '%s': %s", p->rep_url, strerror(-rc));
+		return rc;
+	}
+	rc = sync_wire_decode(buf, len, reply, why);
+	nng_free(buf, len);
+	if (rc == 0 && reply->type != m->type + (m->type == SYNC_MSG_FETCH ? 1 : 0)) {
+		sync_msg_release(reply);
+		snprintf(why, sizeof(why), "a %s answering a %s", sync_msg_type_name(reply->type),
+			 sync_msg_type_name(m->type));
+		rc = -EPROTO;
+	}
+	if (rc < 0) {
+		reject(n, p, "reply", why);
+		return rc;
+	}
+	p->last_heard_ms = now_ms();
+	return 0;
+}
+
+/*
+ * Fetches origin's changes after ours from peer p and applies them, until we
+ * have `want` or the peer has no more.  -ESTALE if its log was compacted.
+ */
+static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_t want)
+{
+	for (int round = 0; round < FETCH_ROUNDS && !sync_stop; round++) {
+		struct sync_msg m = { .type = SYNC_MSG_FETCH, .limit = SYNC_FETCH_MAX };
+		struct sync_msg reply;
+		int64_t have = 0;
+		int rc;
+
+		store_origin_seq(n->s, origin, &have);
+		if (want > 0 && have >= want)
+			return 0;
+		snprintf(m.node, sizeof(m.node), "%s", n->self);
+		snprintf(m.origin, sizeof(m.origin), "%s", origin);
+		m.after_seq = have;
+		rc = request(n, p, &m, &reply);
+		if (rc < 0)
+			return rc;
+		if (reply.status == SYNC_FETCH_STALE) {
+			n->stale_replies++;
+			p->stale = true;
+			log_limited(LOG_WARNING,
+				    "'%s' no longer has the changes of '%s' after %lld (compacted): "
+				    "this node needs a full state transfer",
+				    p->node, origin, (long long)have);
+			sync_msg_release(&reply);
+			return -ESTALE;
+		}
+		for (size_t i = 0; i < reply.n_changes; i++) {
+			if (strcmp(reply.changes[i].r.c.origin, origin) != 0) {
+				reject(n, p, "reply", "a change of another origin");
+				break;
+			}
+			rc = apply_one(n, &reply.changes[i].r);
+			if (rc < 0)
+				break;
+		}
+		if (reply.n_changes == 0 || rc < 0) {
+			sync_msg_release(&reply);
+			return rc == -EAGAIN ? -EPROTO : (rc < 0 ? rc : 0);
+		}
+		sync_msg_release(&reply);
+	}
+	return 0;
+}
+
+/* Fetches a gap of `origin` up to `want` from whichever peer can fill it:
+ * those whose heartbeat says they have it first, then the origin itself. */
+static void fill_gap(struct node *n, const char *origin, int64_t want)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n->n_peers; i++) {
+			struct peer *p = &n->peers[i];
+			bool has = false;
+			int64_t have = 0;
+
+			if (!peer_up(p) || !p->node[0])
+				continue;
+			for (size_t k = 0; k < p->n_origins; k++)
+				if (strcmp(p->origins[k].node, origin) == 0 &&
+				    p->origins[k].seq >= want)
+					has = true;
+			if (pass == 0 ? !has : (has || strcmp(p->node, origin) != 0))
+				continue;
+			fetch_from(n, p, origin, want);
+			store_origin_seq(n->s, origin, &have);
+			if (have >= want)
+				return;
+		}
+	}
+}
+
+/* ---- HELLO ------------------------------------------------------------------------ */
+
+static void duplicate_name(struct node *n, const char *where)
+{
+	log_msg(LOG_ERR, "another node also calls itself '%s' (seen %s): node names must be "
+		"unique in a cluster; stopping", n->self, where);
+	n->fatal = -EEXIST;
+}
+
+static void hello(struct node *n, struct peer *p)
+{
+	struct sync_msg m = { .type = SYNC_MSG_HELLO, .nonce = n->nonce }, reply;
+
+	if (!peer_up(p) || p->node[0] || now_ms() < p->next_hello_ms)
+		return;
+	p->next_hello_ms = now_ms() + n->cfg->retry_ms;
+	snprintf(m.node, sizeof(m.node), "%s", n->self);
+	if (request(n, p, &m, &reply) < 0)
+		return;
+	if (strcmp(reply.node, n->self) == 0) {
+		if (reply.nonce == n->nonce) {
+			p->self = true;
+			log_msg(LOG_WARNING, "peer '%s' is this node itself: ignored", p->url);
+		} else {
+			duplicate_name(n, p->url);
+		}
+	} else {
+		snprintf(p->node, sizeof(p->node), "%s", reply.node);
+		log_msg(LOG_NOTICE, "peer '%s' is node '%s'", p->url, p->node);
+	}
+	sync_msg_release(&reply);
+}
+
+/* ---- serving REP -------------------------------------------------------------------- */
+
+static void serve(struct node *n, struct store *s, const struct sync_msg *m)
+{
+	struct sync_msg reply = { 0 };
+	struct reply rp = { 0 };
+	int rc;
+
+	switch (m->type) {
+	case SYNC_MSG_HELLO:
+		if (strcmp(m->node, n->self) == 0 && m->nonce != n->nonce)
+			duplicate_name(n, "in a HELLO");
+		reply.type = SYNC_MSG_HELLO;
+		reply.nonce = n->nonce;
+		snprintf(reply.node, sizeof(reply.node), "%s", n->self);
+		break;
+	case SYNC_MSG_FETCH:
+		reply.type = SYNC_MSG_FETCH_REPLY;
+		snprintf(reply.origin, sizeof(reply.origin), "%s", m->origin);
+		store_origin_seq(s, m->origin, &reply.high);
+		rc = store_log_origin(s, m->origin, m->after_seq, m->limit, reply_add, &rp);
+		if (rc == -ESTALE) {
+			reply.status = SYNC_FETCH_STALE;
+			reply_free(&rp);
+			rp = (struct reply){ 0 };
+		} else if (rc < 0) {
+			reply.status = SYNC_FETCH_ERROR;
+			reply_free(&rp);
+			rp = (struct reply){ 0 };
+		}
+		reply_fix(&rp);
+		reply.changes = rp.v;
+		reply.n_changes = rp.n;
+		break;
+	default:
+		/* REP must answer something: an empty, valid reply. */
+		reply.type = SYNC_MSG_FETCH_REPLY;
+		reply.status = SYNC_FETCH_ERROR;
+		snprintf(reply.origin, sizeof(reply.origin), "%s", n->self);
+		break;
+	}
+	send_msg(n, n->rep, &reply, 0);
+	reply_free(&rp);
+}
+
+/* The server thread: REP has a receive timeout, so it sees sync_stop. */
+static void *server_main(void *arg)
+{
+	struct node *n = arg;
+
+	while (!sync_stop && !atomic_load(&n->fatal)) {
+		struct sync_msg m;
+		char why[SYNC_WHY_MAX];
+		uint8_t *buf;
+		size_t len;
+		int rc = recv_frame(n->rep, 0, &buf, &len);
+
+		if (rc == -EBADF)
+			break;
+		if (rc < 0)
+			continue;
+		rc = sync_wire_decode(buf, len, &m, why);
+		nng_free(buf, len);
+		if (rc < 0) {
+			reject(n, NULL, "request", why);
+			m = (struct sync_msg){ .type = 0 };
+		} else if (m.type != SYNC_MSG_HELLO && m.type != SYNC_MSG_FETCH) {
+			reject(n, NULL, "request", "not a request");
+		}
+		serve(n, n->serve_s, &m);
+		sync_msg_release(&m);
+	}
+	return NULL;
+}
+
+/* ---- SUB ---------------------------------------------------------------------------- */
+
+static struct peer *peer_named(struct node *n, const char *node)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (!n->peers[i].self && strcmp(n->peers[i].node, node) == 0)
+			return &n->peers[i];
+	return NULL;
+}
+
+static void on_heartbeat(struct node *n, struct sync_msg *m)
+{
+	struct peer *p;
+
+	if (strcmp(m->node, n->self) == 0) {
+		if (m->nonce != n->nonce)
+			duplicate_name(n, "in a heartbeat");
+		return;
+	}
+	p = peer_named(n, m->node);
+	if (!p)
+		return; /* HELLO maps it on a later turn */
+	p->last_heard_ms = now_ms();
+	p->revision = m->revision;
+	snprintf(p->digest, sizeof(p->digest), "%s", m->digest);
+	free(p->origins);
+	p->origins = m->origins; /* taken over */
+	p->n_origins = m->n_origins;
+	m->origins = NULL;
+	m->n_origins = 0;
+	/* A lost tail: they have more of some origin than we do. */
+	for (size_t i = 0; i < p->n_origins && !n->fatal; i++) {
+		int64_t have = 0;
+
+		store_origin_seq(n->s, p->origins[i].node, &have);
+		if (p->origins[i].seq > have && strcmp(p->origins[i].node, n->self) != 0)
+			fetch_from(n, p, p->origins[i].node, p->origins[i].seq);
+	}
+}
+
+static void receive(struct node *n)
+{
+	for (int k = 0; k < 256 && !sync_stop && !n->fatal; k++) {
+		struct sync_msg m;
+		char why[SYNC_WHY_MAX];
+		uint8_t *buf;
+		size_t len;
+		int rc = recv_frame(n->sub, k == 0 ? 0 : NNG_FLAG_NONBLOCK, &buf, &len);
+
+		if (rc < 0)
+			return;
+		rc = sync_wire_decode(buf, len, &m, why);
+		nng_free(buf, len);
+		if (rc < 0) {
+			reject(n, NULL, "published", why);
+			continue;
+		}
+		if (m.type == SYNC_MSG_CHANGE) {
+			const struct store_rchange *r = &m.changes[0].r;
+
+			if (apply_one(n, r) == -EAGAIN) {
+				fill_gap(n, r->c.origin, r->c.origin_seq - 1);
+				apply_one(n, r);
+			}
+		} else if (m.type == SYNC_MSG_HEARTBEAT) {
+			on_heartbeat(n, &m);
+		} else {
+			reject(n, NULL, "published", "not a change or heartbeat");
+		}
+		sync_msg_release(&m);
+	}
+}
+
+/* ---- PUB ------------------------------------------------------------------------------ */
+
+struct publish {
+	struct node *n;
+	int64_t last;
+	int rc;
+};
+
+static int publish_one(const struct store_rchange *r, void *arg)
+{
+	struct publish *pb = arg;
+	struct sync_change sc;
+	struct sync_msg m = { .type = SYNC_MSG_CHANGE, .n_changes = 1, .changes = &sc };
+
+	pb->last = r->c.revision;
+	if (strcmp(r->c.origin, pb->n->self) != 0)
+		return 0;
+	memset(&sc, 0, sizeof(sc));
+	sc.r = *r;
+	/* Best effort: a drop is found by heartbeats and fetched. */
+	send_msg(pb->n, pb->n->pub, &m, NNG_FLAG_NONBLOCK);
+	return 0;
+}
+
+static void publish_local(struct node *n)
+{
+	for (int k = 0; k < 16; k++) {
+		struct publish pb = { n, n->published_rev, 0 };
+		int rc = store_log_since(n->s, n->published_rev, 256, publish_one, &pb);
+
+		if (rc < 0) {
+			log_limited(LOG_ERR, "cannot read the change log: %s", strerror(-rc));
+			return;
+		}
+		if (pb.last == n->published_rev)
+			return;
+		n->published_rev = pb.last;
+	}
+}
+
+/* ---- heartbeat and status ----------------------------------------------------------- */
+
+struct origin_acc {
+	struct sync_origin *v;
+	size_t n, cap;
+};
+
+static int origin_add(const char *node, int64_t seq, void *arg)
+{
+	struct origin_acc *a = arg;
+
+	if (a->n >= SYNC_ORIGINS_MAX)
+		return 0;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		void *v = realloc(a->v, cap * sizeof(*a->v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	snprintf(a->v[a->n].node, sizeof(a->v[a->n].node), "%s", node);
+	a->v[a->n++].seq = seq;
+	return 0;
+}
+
+static int64_t seq_in(const struct sync_origin *v, size_t n, const char *node)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].node, node) == 0)
+			return v[i].seq;
+	return 0;
+}
+
+static void refresh_digest(struct node *n, int64_t revision)
+{
+	if (revision == n->digest_rev && n->digest[0])
+		return;
+	if (store_digest(n->s, n->digest, &n->resources) == 0)
+		n->digest_rev = revision;
+}
+
+static void write_status(struct node *n, const struct origin_acc *mine, int64_t revision)
+{
+	char path[4200], tmp[4300], when[32];
+	cJSON *root = cJSON_CreateObject(), *peers, *origins;
+	char *text;
+	FILE *f;
+	int64_t mono = now_ms();
+
+	if (!root)
+		return;
+	cJSON_AddStringToObject(root, "node", n->self);
+	cJSON_AddStringToObject(root, "listen", n->cfg->listen);
+	cJSON_AddNumberToObject(root, "revision", (double)revision);
+	cJSON_AddStringToObject(root, "digest", n->digest);
+	cJSON_AddNumberToObject(root, "resources", (double)n->resources);
+	cJSON_AddNumberToObject(root, "applied", (double)n->applied);
+	cJSON_AddNumberToObject(root, "duplicates", (double)n->duplicates);
+	cJSON_AddNumberToObject(root, "refused", (double)n->refused);
+	cJSON_AddNumberToObject(root, "gaps", (double)n->gaps);
+	cJSON_AddNumberToObject(root, "rejected_frames", (double)n->rejected);
+	cJSON_AddNumberToObject(root, "stale_replies", (double)n->stale_replies);
+	store_format_time(wall_ms(), when, sizeof(when));
+	cJSON_AddStringToObject(root, "updated", when);
+	origins = cJSON_AddObjectToObject(root, "origins");
+	for (size_t i = 0; origins && i < mine->n; i++)
+		cJSON_AddNumberToObject(origins, mine->v[i].node, (double)mine->v[i].seq);
+	peers = cJSON_AddArrayToObject(root, "peers");
+	for (int i = 0; peers && i < n->n_peers; i++) {
+		struct peer *p = &n->peers[i];
+		cJSON *o;
+		int64_t behind = 0, ahead = 0;
+
+		if (p->self)
+			continue;
+		o = cJSON_CreateObject();
+		if (!o)
+			break;
+		cJSON_AddStringToObject(o, "url", p->url);
+		if (p->node[0])
+			cJSON_AddStringToObject(o, "node", p->node);
+		else
+			cJSON_AddNullToObject(o, "node");
+		cJSON_AddBoolToObject(o, "connected",
+				      peer_up(p) && p->last_heard_ms &&
+				      mono - p->last_heard_ms < 3 * n->cfg->heartbeat_ms);
+		if (p->last_heard_ms) {
+			store_format_time(wall_ms() - (mono - p->last_heard_ms), when, sizeof(when));
+			cJSON_AddStringToObject(o, "last_heard", when);
+			cJSON_AddNumberToObject(o, "last_heard_ms_ago", (double)(mono - p->last_heard_ms));
+		} else {
+			cJSON_AddNullToObject(o, "last_heard");
+		}
+		/* behind: changes they have that we lack; ahead: the reverse. */
+		for (size_t k = 0; k < p->n_origins; k++) {
+			int64_t d = p->origins[k].seq - seq_in(mine->v, mine->n, p->origins[k].node);
+
+			if (d > 0)
+				behind += d;
+		}
+		for (size_t k = 0; p->last_heard_ms && k < mine->n; k++) {
+			int64_t d = mine->v[k].seq - seq_in(p->origins, p->n_origins, mine->v[k].node);
+
+			if (d > 0)
+				ahead += d;
+		}
+		cJSON_AddNumberToObject(o, "behind", (double)behind);
+		cJSON_AddNumberToObject(o, "ahead", (double)ahead);
+		cJSON_AddNumberToObject(o, "revision", (double)p->revision);
+		cJSON_AddStringToObject(o, "digest", p->digest);
+		cJSON_AddNumberToObject(o, "rejected_frames", (double)p->rejected);
+		cJSON_AddBoolToObject(o, "needs_state_transfer", p->stale);
+		cJSON_AddItemToArray(peers, o);
+	}
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return;
+	snprintf(path, sizeof(path), "%s/" SYNC_STATUS_FILE, n->cfg->data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* Readers see the old file or the new one, never half of one. */
+	f = fopen(tmp, "w");
+	if (f) {
+		bool okw = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+
+		if (fclose(f) != 0 || !okw || rename(tmp, path) < 0) {
+			log_limited(LOG_WARNING, "cannot write '%s': %s", path, strerror(errno));
+			unlink(tmp);
+		}
+	}
+	cJSON_free(text);
+}
+
+static void heartbeat(struct node *n)
+{
+	struct origin_acc mine = { 0 };
+	struct sync_msg m = { .type = SYNC_MSG_HEARTBEAT, .nonce = n->nonce };
+	int64_t revision = 0;
+
+	if (now_ms() < n->next_heartbeat_ms)
+		return;
+	n->next_heartbeat_ms = now_ms() + n->cfg->heartbeat_ms;
+	store_revision(n->s, &revision);
+	refresh_digest(n, revision);
+	if (store_origins(n->s, origin_add, &mine) < 0)
+		log_limited(LOG_ERR, "cannot read the origins");
+	snprintf(m.node, sizeof(m.node), "%s", n->self);
+	m.revision = revision;
+	snprintf(m.digest, sizeof(m.digest), "%s", n->digest[0] ? n->digest
+				     : "00000000000000000000000000000000");
+	m.origins = mine.v;
+	m.n_origins = mine.n;
+	send_msg(n, n->pub, &m, NNG_FLAG_NONBLOCK);
+	write_status(n, &mine, revision);
+	free(mine.v);
+}
+
+/* ---- sockets -------------------------------------------------------------------------- */
+
+static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)pipe;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&p->req_pipes, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&p->req_pipes, 1);
+}
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long size;
+
+	*out = NULL;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+		fclose(f);
+		return -EIO;
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		free(buf);
+		fclose(f);
+		return -EIO;
+	}
+	buf[size] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+}
+
+/* A TLS config with our certificate, requiring the peer's, from the cluster CA. */
+static int tls_setup(const struct sync_config *cfg, nng_tls_mode mode, nng_tls_config **out)
+{
+	char *cert = NULL, *key = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = nng_errno(nng_tls_config_alloc(out, mode));
+	if (rc < 0)
+		return rc;
+	rc = read_file(cfg->tls_cert, &cert);
+	if (rc < 0)
+		log_msg(LOG_ERR, "cannot read '%s': %s", cfg->tls_cert, strerror(-rc));
+	if (rc == 0) {
+		rc = read_file(cfg->tls_key, &key);
+		if (rc < 0)
+			log_msg(LOG_ERR, "cannot read '%s': %s", cfg->tls_key, strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = nng_errno(nng_tls_config_own_cert(*out, cert, key, NULL));
+		if (rc < 0)
+			log_msg(LOG_ERR, "certificate '%s' or key '%s' not usable: %s", cfg->tls_cert,
+				cfg->tls_key, strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = nng_errno(nng_tls_config_ca_file(*out, cfg->tls_ca));
+		if (rc < 0)
+			log_msg(LOG_ERR, "CA file '%s' not usable: %s", cfg->tls_ca, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = nng_errno(nng_tls_config_auth_mode(*out, NNG_TLS_AUTH_MODE_REQUIRED));
+	free(cert);
+	free(key);
+	if (rc < 0) {
+		nng_tls_config_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static bool is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0;
+}
+
+static int listen_on(struct node *n, nng_socket sock, const char *url)
+{
+	nng_listener l;
+	int rc = nng_errno(nng_listener_create(&l, sock, url));
+
+	if (rc == 0 && is_tls(url))
+		rc = nng_errno(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, n->tls_server));
+	if (rc == 0)
+		rc = nng_errno(nng_listener_start(l, 0));
+	if (rc < 0)
+		log_msg(LOG_ERR, "cannot listen on '%s': %s", url, strerror(-rc));
+	return rc;
+}
+
+static int dial(struct node *n, nng_socket sock, const char *url)
+{
+	nng_dialer d;
+	int rc = nng_errno(nng_dialer_create(&d, sock, url));
+
+	if (rc == 0 && is_tls(url))
+		rc = nng_errno(nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, n->tls_client));
+	if (rc == 0)
+		rc = nng_errno(nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 50));
+	if (rc == 0)
+		rc = nng_errno(nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, n->cfg->retry_ms));
+	/* Non-blocking: an absent peer is retried in the background. */
+	if (rc == 0)
+		rc = nng_errno(nng_dialer_start(d, NNG_FLAG_NONBLOCK));
+	if (rc < 0)
+		log_msg(LOG_ERR, "cannot dial '%s': %s", url, strerror(-rc));
+	return rc;
+}
+
+static int open_sockets(struct node *n)
+{
+	const struct sync_config *cfg = n->cfg;
+	char rep[SYNC_URL_MAX];
+	int rc;
+
+	if (cfg->tls_cert) {
+		rc = tls_setup(cfg, NNG_TLS_MODE_SERVER, &n->tls_server);
+		if (rc == 0)
+			rc = tls_setup(cfg, NNG_TLS_MODE_CLIENT, &n->tls_client);
+		if (rc < 0)
+			return rc;
+	}
+	rc = sync_rep_url(cfg->listen, rep, sizeof(rep));
+	if (rc < 0) {
+		log_msg(LOG_ERR, "cannot derive a catch-up address from '%s'", cfg->listen);
+		return rc;
+	}
+	rc = nng_errno(nng_pub0_open(&n->pub));
+	if (rc == 0)
+		rc = nng_errno(nng_sub0_open(&n->sub));
+	if (rc == 0)
+		rc = nng_errno(nng_rep0_open(&n->rep));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set(n->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_size(n->sub, NNG_OPT_RECVMAXSZ, RECV_MAX));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_size(n->rep, NNG_OPT_RECVMAXSZ, RECV_MAX));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_ms(n->sub, NNG_OPT_RECVTIMEO, POLL_MS));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_ms(n->rep, NNG_OPT_RECVTIMEO, 100));
+	/* A deep SUB queue: a burst of writes should not be dropped here. */
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_int(n->sub, NNG_OPT_RECVBUF, 8192));
+	if (rc == 0)
+		rc = nng_errno(nng_socket_set_int(n->pub, NNG_OPT_SENDBUF, 8192));
+	if (rc < 0) {
+		log_msg(LOG_ERR, "cannot open nng sockets: %s", strerror(-rc));
+		return rc;
+	}
+	rc = listen_on(n, n->pub, cfg->listen);
+	if (rc == 0)
+		rc = listen_on(n, n->rep, rep);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < cfg->n_peers; i++) {
+		struct peer *p = &n->peers[n->n_peers];
+
+		snprintf(p->url, sizeof(p->url), "%s", cfg->peers[i]);
+		rc = sync_rep_url(p->url, p->rep_url, sizeof(p->rep_url));
+		if (rc < 0) {
+			log_msg(LOG_ERR, "cannot derive a catch-up address from peer '%s'", p->url);
+			return rc;
+		}
+		rc = nng_errno(nng_req0_open(&p->req));
+		if (rc == 0)
+			rc = nng_errno(nng_socket_set_size(p->req, NNG_OPT_RECVMAXSZ, RECV_MAX));
+		if (rc == 0)
+			rc = nng_errno(nng_socket_set_ms(p->req, NNG_OPT_RECVTIMEO, REQ_TIMEOUT_MS));
+		if (rc == 0)
+			rc = nng_errno(nng_socket_set_ms(p->req, NNG_OPT_SENDTIMEO, REQ_TIMEOUT_MS));
+		if (rc == 0)
+			rc = nng_errno(nng_pipe_notify(p->req, NNG_PIPE_EV_ADD_POST, pipe_event, p));
+		if (rc == 0)
+			rc = nng_errno(nng_pipe_notify(p->req, NNG_PIPE_EV_REM_POST, pipe_event, p));
+		if (rc < 0) {
+			log_msg(LOG_ERR, "cannot open a request socket: %s", strerror(-rc));
+			return rc;
+		}
+		n->n_peers++;
+		rc = dial(n, n->sub, p->url);
+		if (rc == 0)
+			rc = dial(n, p->req, p->rep_url);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void close_sockets(struct node *n)
+{
+	for (int i = 0; i < n->n_peers; i++) {
+		nng_close(n->peers[i].req);
+		free(n->peers[i].origins);
+	}
+	nng_close(n->sub);
+	nng_close(n->rep);
+	nng_close(n->pub);
+	if (n->tls_server)
+		nng_tls_config_free(n->tls_server);
+	if (n->tls_client)
+		nng_tls_config_free(n->tls_client);
+}
+
+int sync_run(const struct sync_config *cfg, struct store *s)
+{
+	static struct node n; /* large (peers); one per process */
+	int rc;
+
+	memset(&n, 0, sizeof(n));
+	n.cfg = cfg;
+	n.s = s;
+	n.started_ms = now_ms();
+	snprintf(n.self, sizeof(n.self), "%s", store_node(s));
+	if (getrandom(&n.nonce, sizeof(n.nonce), 0) != sizeof(n.nonce))
+		n.nonce = (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
+	/* Changes made before we started are found by peers' heartbeats and
+	 * fetched: publishing resumes at the present. */
+	rc = store_revision(s, &n.published_rev);
+	if (rc < 0) {
+		log_msg(LOG_ERR, "cannot read the store revision: %s", strerror(-rc));
+		return rc;
+	}
+	{
+		struct store_options so = { .node = n.self };
+		struct store_err err = { "" };
+		char db[4200];
+
+		snprintf(db, sizeof(db), "%s/" STORE_DB_FILE, cfg->data_dir);
+		rc = store_open(db, &so, &n.serve_s, &err);
+		if (rc < 0) {
+			log_msg(LOG_ERR, "%s", err.msg);
+			return rc;
+		}
+	}
+	rc = open_sockets(&n);
+	if (rc == 0) {
+		rc = -pthread_create(&n.server, NULL, server_main, &n);
+		n.server_started = rc == 0;
+		if (rc < 0)
+			log_msg(LOG_ERR, "cannot start the server thread: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		close_sockets(&n);
+		store_close(n.serve_s);
+		return rc;
+	}
+	log_msg(LOG_NOTICE, "node '%s' publishing on '%s' with %d peer(s)", n.self, cfg->listen,
+		n.n_peers);
+	while (!sync_stop && !n.fatal) {
+		publish_local(&n);
+		receive(&n);
+		for (int i = 0; i < n.n_peers && !n.fatal; i++)
+			hello(&n, &n.peers[i]);
+		heartbeat(&n);
+	}
+	/* A final status: the file says how things stood when we stopped. */
+	n.next_heartbeat_ms = 0;
+	if (!atomic_load(&n.fatal))
+		heartbeat(&n);
+	sync_stop = 1;
+	pthread_join(n.server, NULL);
+	close_sockets(&n);
+	store_close(n.serve_s);
+	return atomic_load(&n.fatal);
+}
