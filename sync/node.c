@@ -474,8 +474,11 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 
 	switch (m->type) {
 	case SYNC_MSG_HELLO:
+		/* The node that asked finds our name in the answer and stops;
+		 * this one keeps running: a newcomer must not stop a working node. */
 		if (strcmp(m->node, n->self) == 0 && m->nonce != n->nonce)
-			duplicate_name(n, "in a HELLO");
+			log_limited(LOG_ERR, "another node also calls itself '%s' and asked to join: "
+				    "it is refused", n->self);
 		reply.type = SYNC_MSG_HELLO;
 		reply.nonce = n->nonce;
 		snprintf(reply.node, sizeof(reply.node), "%s", n->self);

@@ -14,3 +14,6 @@ check_PROGRAMS += tests/durability/test-powerloss
 tests_durability_test_powerloss_SOURCES = tests/durability/test-powerloss.c
 tests_durability_test_powerloss_CPPFLAGS = $(unit_cppflags)
 tests_durability_test_powerloss_LDADD = $(STORE_LIBS)
+
+# Replication: three nodes on loopback (sync-poke is built by sync/local.mk).
+dist_check_SCRIPTS += tests/integration/t0100-sync.sh
