@@ -2209,6 +2209,16 @@ static int add_snapshot(const struct store_snapshot_info *info, void *arg)
 	return c->rc;
 }
 
+static int add_vns(const struct store_ns_info *ni, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct fs_dirent e = { .name = (char *)ni->name, .type = FS_T_VNS,
+			       .mtime_ms = ni->updated_ms };
+
+	c->rc = fs_handle_add_dirent(c->h, &e);
+	return c->rc;
+}
+
 struct name_list {
 	char **v;
 	size_t n, cap;
@@ -2296,7 +2306,7 @@ static int list_view(struct fs_handle *h, const struct info *d)
 		if (rc < 0)
 			return rc;
 		if (d->type == FS_T_VKIND)
-			rc = store_ns_list(s, d->kind, add_ns, &c);
+			rc = store_ns_list(s, d->kind, add_vns, &c);
 		else
 			rc = list_view_ns(h, s, d);
 		view_done(conn);

@@ -8,6 +8,7 @@ dist_check_SCRIPTS += tests/integration/t0030-concurrency.sh
 dist_check_SCRIPTS += tests/integration/t0040-durability.sh
 dist_check_SCRIPTS += tests/integration/t0050-persistence.sh
 dist_check_SCRIPTS += tests/integration/t0060-snapshots-admin.sh
+dist_check_SCRIPTS += tests/integration/t0070-snapshots-mount.sh
 
 # Power loss under the store: a test VFS drops unsynced writes at a crash.
 check_PROGRAMS += tests/durability/test-powerloss
