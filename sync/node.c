@@ -641,6 +641,11 @@ static int publish_one(const struct store_rchange *r, void *arg)
 
 static void publish_local(struct node *n)
 {
+	int64_t revision = 0;
+
+	/* The cheap cached query first: most turns nothing was committed. */
+	if (store_revision(n->s, &revision) == 0 && revision <= n->published_rev)
+		return;
 	for (int k = 0; k < 16; k++) {
 		struct publish pb = { n, n->published_rev, 0 };
 		int rc = store_log_since(n->s, n->published_rev, 256, publish_one, &pb);
