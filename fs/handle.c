@@ -13,6 +13,7 @@ int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handl
 		return -ENOMEM;
 	h->type = type;
 	h->inode = in;
+	h->refs = 1;
 	pthread_mutex_init(&h->lock, NULL);
 	*out = h;
 	return 0;
@@ -30,6 +31,20 @@ void fs_handle_free(struct fs_handle *h)
 	fs_inode_unref(h->inode);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+struct fs_handle *fs_handle_hold(struct fs_handle *h)
+{
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+	return h;
+}
+
+void fs_handle_put(struct fs_handle *h)
+{
+	if (h == NULL)
+		return;
+	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		fs_handle_free(h);
 }
 
 static int reserve(struct fs_handle *h, size_t need, size_t max)

@@ -28,7 +28,8 @@ struct fs_dirent {
 
 struct fs_handle {
 	enum fs_handle_type type;      /* immutable */
-	struct fs_inode *inode;        /* immutable: one reference held until release */
+	struct fs_inode *inode;        /* immutable: one reference held until the last put */
+	int refs;                      /* atomic: the open file, and each reply in flight */
 	pthread_mutex_t lock;          /* protects everything below */
 
 	char *buf;                     /* DOC, STATUS */
@@ -60,8 +61,20 @@ struct fs_handle {
  * the reference is owned by the handle from now on). */
 int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handle **out);
 /* Frees buffers, the dir snapshot, the scratch reference and the inode
- * reference.  NULL is a no-op. */
+ * reference.  NULL is a no-op.  Only for a handle nobody else can see (never
+ * given to the kernel); a published one goes with fs_handle_put. */
 void fs_handle_free(struct fs_handle *h);
+/*
+ * A reply that sends a handle's own buffer (fuse_reply_buf of h->buf) holds
+ * the handle across the reply: the kernel completes the read inside the
+ * writev, the reader may close at once, and RELEASE, served by another
+ * thread, must not free the buffer before that writev has returned (ASan
+ * checks the iovec after the call and caught exactly this in t0030).
+ * fs_handle_put drops a reference and frees the handle with the last one;
+ * release puts the open file's.  Safe from any thread.
+ */
+struct fs_handle *fs_handle_hold(struct fs_handle *h);
+void fs_handle_put(struct fs_handle *h);
 /* Requires h->lock.  Resizes the buffer, zero-filling growth; -EFBIG above max. */
 int fs_handle_resize(struct fs_handle *h, size_t len, size_t max);
 /* Requires h->lock.  Copies data at off, growing the buffer; -EFBIG above max. */

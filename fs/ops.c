@@ -1201,12 +1201,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case FS_H_DOC:
 	case FS_H_STATUS:
 		if (!h->writable) {
-			/* Immutable after open, and release cannot run before
-			 * this reply is written. */
+			/* Immutable after open; held so that a release racing
+			 * with the end of this reply cannot free the buffer
+			 * under it (see fs_handle_hold). */
 			n = 0;
 			if (off >= 0 && (size_t)off < h->len)
 				n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+			fs_handle_hold(h);
 			fuse_reply_buf(req, n ? h->buf + off : NULL, n);
+			fs_handle_put(h);
 			return;
 		}
 		/* Copy out, then reply with no lock held: once the reply is
@@ -1451,7 +1454,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		else if (h->truncated && !h->committed)
 			fs_watch_queue_inval(0, NULL, ino);
 	}
-	fs_handle_free(h);
+	fs_handle_put(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -2545,7 +2548,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_handle_free(fs_handle_of(fi));
+	fs_handle_put(fs_handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
