@@ -543,6 +543,51 @@ int store_snapshot_delete(const char *dir, const char *name, struct store_err *e
 	return 0;
 }
 
+/*
+ * A snapshot taken by an older swarmfs has an older schema, and a read-only
+ * store_open refuses to migrate.  Backups must stay usable after an upgrade,
+ * so migrate the file in place, exactly as the main store is migrated (each
+ * step is one transaction), then put it back in rollback-journal mode so it
+ * stays a standalone file, and check it.
+ */
+static int upgrade_snapshot(const char *path, const char *name, struct store_err *err)
+{
+	struct store_options opts = { 0 };
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int version = -1, rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* Unreadable or newer: store_open will say precisely what is wrong. */
+	if (version < 0 || version >= STORE_SCHEMA_VERSION)
+		return 0;
+
+	rc = store_open(path, &opts, &s, err);
+	store_close(s);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = raw_integrity_check(db, path, err);
+	else
+		rc = store_db_errf(err, -EIO, "cannot upgrade snapshot '%s': %s", name,
+				   sqlite3_errmsg(db));
+	sqlite3_close(db);
+	if (rc == 0)
+		log_msg(LOG_NOTICE, "upgraded snapshot '%s' from schema version %d to %d",
+			name, version, STORE_SCHEMA_VERSION);
+	return rc;
+}
+
 int store_snapshot_open(const char *dir, const char *name, struct store **out,
 			struct store_err *err)
 {
@@ -562,6 +607,9 @@ int store_snapshot_open(const char *dir, const char *name, struct store **out,
 		return store_db_errf(err, -errno, "cannot open snapshot '%s': %s", name,
 				     strerror(errno));
 	}
+	rc = upgrade_snapshot(path, name, err);
+	if (rc < 0)
+		return rc;
 	/* No node given: the snapshot keeps the node name of its store. */
 	return store_open(path, &opts, out, err);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,75 @@ static void test_corrupt(void)
 	store_close(s);
 }
 
+static int count_entry(const struct store_entry *e, void *arg)
+{
+	(void)e;
+	++*(int *)arg;
+	return 0;
+}
+
+/* A snapshot taken by an older swarmfs must still open and restore. */
+static void test_old_snapshot(void)
+{
+	struct store_options o = { .create = true, .node = "old-node" };
+	struct store_snapshot_info info;
+	struct store_err err = { "" };
+	struct store *snap = NULL, *live = NULL;
+	char snaps[4000], path[4200], journal[16] = "", sql[4096], *web;
+	int rc, entries = 0;
+
+	snprintf(snaps, sizeof(snaps), "%s/snapshots", dir);
+	mkdir(snaps, 0700);
+	snprintf(path, sizeof(path), "%s/old.db", snaps);
+	web = body_for(STORE_KIND_DEPLOYMENT, "{\"spec\":{\"image\":\"nginx:1.24\"}}");
+	ok(raw_exec(path, v1_schema) == SQLITE_OK, "build a v1 snapshot file");
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO meta VALUES ('node', 'old-node'), ('hlc', 8), ('created', 1600000000000),"
+		 " ('snapshot.name', 'old'), ('snapshot.revision', 1),"
+		 " ('snapshot.created', 1600000005000), ('snapshot.automatic', 0);"
+		 "INSERT INTO resources VALUES (0, 'default', 'web', '%s', 1, 1600000000000, 1600000000000, 'old-node', 8, 0);"
+		 "INSERT INTO changes(op, kind, namespace, name, version, origin, origin_seq, hlc, time, body) VALUES"
+		 " (0, 0, 'default', 'web', 1, 'old-node', 1, 8, 1600000000000, '%s');"
+		 "INSERT INTO origins VALUES ('old-node', 1);", web, web);
+	ok(raw_exec(path, sql) == SQLITE_OK, "fill it");
+	free(web);
+
+	rc = store_snapshot_open(snaps, "old", &snap, &err);
+	ok(rc == 0, "an old snapshot opens (%d %s)", rc, err.msg);
+	if (rc == 0)
+		store_list(snap, STORE_KIND_DEPLOYMENT, "default", count_entry, &entries);
+	ok(entries == 1, "and lists its resource (%d)", entries);
+	store_close(snap);
+	ok(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION,
+	   "it was migrated to schema %d", STORE_SCHEMA_VERSION);
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		if (sqlite3_open(path, &db) == SQLITE_OK &&
+		    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				snprintf(journal, sizeof(journal), "%s", sqlite3_column_text(st, 0));
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+	}
+	ok(strcmp(journal, "delete") == 0, "and stays a standalone file (journal_mode %s)", journal);
+	ok(store_snapshot_get(snaps, "old", &info, &err) == 0 && info.revision == 1,
+	   "its info survives: revision %lld", (long long)info.revision);
+
+	snprintf(path, sizeof(path), "%s/live.db", dir);
+	rc = store_open(path, &o, &live, &err);
+	if (rc == 0)
+		rc = store_snapshot_restore(live, snaps, "old", NULL, &err);
+	ok(rc == 0, "a live store restores it (%s)", err.msg);
+	entries = 0;
+	if (rc == 0)
+		store_list(live, STORE_KIND_DEPLOYMENT, "default", count_entry, &entries);
+	ok(entries == 1, "with its resource");
+	store_close(live);
+}
+
 int main(void)
 {
 	char cmd[4200];
@@ -296,6 +366,7 @@ int main(void)
 	test_v1();
 	test_refused();
 	test_corrupt();
+	test_old_snapshot();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);
