@@ -18,7 +18,8 @@ bench_bench_nng_CPPFLAGS = $(AM_CPPFLAGS) $(NNG_CFLAGS)
 bench_bench_nng_LDADD = $(NNG_LIBS) -lpthread
 CLEANFILES += bench/bench-fs$(EXEEXT) bench/bench-sqlite$(EXEEXT) \
 	bench/fusepass$(EXEEXT) bench/bench-write$(EXEEXT) bench/bench-nng$(EXEEXT)
-EXTRA_DIST += bench/run-single.sh bench/run-snapshot.sh bench/run-replication.sh
+EXTRA_DIST += bench/run-single.sh bench/run-snapshot.sh bench/run-replication.sh \
+	bench/common.sh
 
 BENCH_ARGS =
 .PHONY: bench
