@@ -24,9 +24,8 @@ void fs_handle_free(struct fs_handle *h)
 	if (h == NULL)
 		return;
 	free(h->buf);
-	for (size_t i = 0; i < h->nents; i++)
-		free(h->ents[i].name);
 	free(h->ents);
+	free(h->names);
 	fs_scratch_unref(h->scratch);
 	fs_inode_unref(h->inode);
 	pthread_mutex_destroy(&h->lock);
@@ -102,18 +101,51 @@ int fs_handle_write(struct fs_handle *h, const char *data, size_t size, off_t of
 
 int fs_handle_add_dirent(struct fs_handle *h, const struct fs_dirent *e)
 {
+	size_t len = strlen(e->name) + 1;
+	struct fs_dirent_rec *r;
+
 	if (h->nents == h->ents_cap) {
 		size_t cap = h->ents_cap ? h->ents_cap * 2 : 64;
-		struct fs_dirent *p = realloc(h->ents, cap * sizeof(*p));
+		struct fs_dirent_rec *p = realloc(h->ents, cap * sizeof(*p));
 		if (p == NULL)
 			return -ENOMEM;
 		h->ents = p;
 		h->ents_cap = cap;
 	}
-	h->ents[h->nents] = *e;
-	h->ents[h->nents].name = strdup(e->name);
-	if (h->ents[h->nents].name == NULL)
-		return -ENOMEM;
+	if (h->names_cap - h->names_len < len) {
+		size_t cap = h->names_cap ? h->names_cap : 1024;
+		char *p;
+		while (cap - h->names_len < len)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			return -ENOMEM;
+		p = realloc(h->names, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		h->names = p;
+		h->names_cap = cap;
+	}
+	r = &h->ents[h->nents];
+	r->name = (uint32_t)h->names_len;
+	r->type = (uint8_t)e->type;
+	r->kind = (uint8_t)e->kind;
+	r->size = e->size;
+	r->mtime_ms = e->mtime_ms;
+	r->ino = e->ino;
+	memcpy(h->names + h->names_len, e->name, len);
+	h->names_len += len;
 	h->nents++;
 	return 0;
+}
+
+void fs_handle_dirent(const struct fs_handle *h, size_t n, struct fs_dirent *e)
+{
+	const struct fs_dirent_rec *r = &h->ents[n];
+
+	e->name = h->names + r->name;
+	e->ino = r->ino;
+	e->type = (enum fs_type)r->type;
+	e->kind = (enum store_kind)r->kind;
+	e->size = r->size;
+	e->mtime_ms = r->mtime_ms;
 }

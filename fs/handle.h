@@ -16,14 +16,25 @@ enum fs_handle_type {
 	FS_H_RESTORE,  /* snapshots/.restore: the name written so far */
 };
 
+/* A directory entry as opendir adds it and readdir reads it back. */
 struct fs_dirent {
-	char *name;
-	fuse_ino_t ino;        /* fixed inodes; 0: resolved at readdirplus */
+	const char *name;
+	fuse_ino_t ino;         /* fixed inodes; 0: resolved at readdirplus */
 	enum fs_type type;
 	enum store_kind kind;   /* VKIND entries of a snapshot or view root */
-	struct store_meta meta; /* RESOURCE, VDOC (size of the view's rendering): attributes at opendir */
-	int64_t mtime_ms;       /* NS and SCRATCH */
-	size_t size;            /* SCRATCH */
+	int64_t size;           /* RESOURCE, VDOC (the view's rendering), SCRATCH, SNAP_INFO */
+	int64_t mtime_ms;
+};
+
+/* How a handle keeps an entry: a listing of 100,000 resources costs 32
+ * bytes each plus the names, packed one after the other in one buffer. */
+struct fs_dirent_rec {
+	uint32_t name;          /* offset in the handle's names */
+	uint8_t type;           /* enum fs_type */
+	uint8_t kind;           /* enum store_kind */
+	int64_t size;
+	int64_t mtime_ms;
+	fuse_ino_t ino;
 };
 
 struct fs_handle {
@@ -52,9 +63,12 @@ struct fs_handle {
 	struct fs_scratch *scratch;    /* SCRATCH: one reference */
 	struct fs_events_reader *reader; /* EVENTS */
 
-	struct fs_dirent *ents;        /* DIR: snapshot at opendir */
+	struct fs_dirent_rec *ents;    /* DIR: snapshot at opendir */
 	size_t nents;
 	size_t ents_cap;
+	char *names;                   /* DIR: the entries' names, NUL-terminated */
+	size_t names_len;
+	size_t names_cap;
 };
 
 /* Returns a new handle holding a reference to `in` (caller already took it:
@@ -81,6 +95,9 @@ int fs_handle_resize(struct fs_handle *h, size_t len, size_t max);
 int fs_handle_write(struct fs_handle *h, const char *data, size_t size, off_t off, size_t max);
 /* Appends a directory entry to the snapshot (copies name). */
 int fs_handle_add_dirent(struct fs_handle *h, const struct fs_dirent *e);
+/* Entry n (< h->nents) of the snapshot; e->name is borrowed from h, valid
+ * until the handle is freed. */
+void fs_handle_dirent(const struct fs_handle *h, size_t n, struct fs_dirent *e);
 
 static inline struct fs_handle *fs_handle_of(const struct fuse_file_info *fi)
 {

@@ -1,6 +1,7 @@
 /* inode.c - the inode table: two chained hash indexes (by number, by parent
- * and name) under one mutex; numbers are never reused within a mount, so a
- * stale kernel reference can never reach a different file. */
+ * and name) and the interned namespace and snapshot names, under one mutex;
+ * numbers are never reused within a mount, so a stale kernel reference can
+ * never reach a different file. */
 #include "inode.h"
 
 #include <errno.h>
@@ -15,7 +16,113 @@ static struct fs_inode **by_name;  /* protected by table_lock */
 static size_t nbuckets;            /* protected by table_lock */
 static size_t count;               /* protected by table_lock */
 static fuse_ino_t next_ino = FS_INO_FIRST_DYNAMIC; /* protected by table_lock */
-static struct fs_inode fixed[FS_INO_CONFLICTS + 1];
+static struct fs_inode *fixed[FS_INO_CONFLICTS + 1];
+
+/* ---- interned strings ----------------------------------------------------
+ * Namespace and snapshot names, shared by every inode below them: 100,000
+ * resources in one namespace hold one copy of its name.  Protected by
+ * table_lock; a string lives while some inode refers to it. */
+struct istr {
+	struct istr *next;
+	size_t refs;
+	char s[];
+};
+
+#define ISTR_BUCKETS 256
+static struct istr *istrs[ISTR_BUCKETS]; /* protected by table_lock */
+
+static size_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* Returns the shared copy of s with one more reference, or NULL (ENOMEM).
+ * The empty string is a static one that needs no reference. */
+static const char *intern(const char *s)
+{
+	struct istr **pp, *x;
+	size_t len;
+
+	if (s == NULL || s[0] == '\0')
+		return "";
+	pp = &istrs[hash_str(s) % ISTR_BUCKETS];
+	for (x = *pp; x; x = x->next) {
+		if (strcmp(x->s, s) == 0) {
+			x->refs++;
+			return x->s;
+		}
+	}
+	len = strlen(s);
+	x = malloc(sizeof(*x) + len + 1);
+	if (x == NULL)
+		return NULL;
+	x->refs = 1;
+	memcpy(x->s, s, len + 1);
+	x->next = *pp;
+	*pp = x;
+	return x->s;
+}
+
+static void unintern(const char *s)
+{
+	struct istr **pp, *x;
+
+	if (s == NULL || s[0] == '\0')
+		return;
+	pp = &istrs[hash_str(s) % ISTR_BUCKETS];
+	while (*pp && (*pp)->s != s)
+		pp = &(*pp)->next;
+	x = *pp;
+	if (x == NULL || --x->refs > 0)
+		return;
+	*pp = x->next;
+	free(x);
+}
+
+static void free_istrs(void)
+{
+	for (size_t b = 0; b < ISTR_BUCKETS; b++) {
+		while (istrs[b]) {
+			struct istr *next = istrs[b]->next;
+			free(istrs[b]);
+			istrs[b] = next;
+		}
+	}
+}
+
+/* A zeroed inode with room for `name` after it (name set, ns/snap ""). */
+static struct fs_inode *alloc_inode(const char *name)
+{
+	size_t len = strlen(name);
+	struct fs_inode *in;
+
+	if (len > NAME_MAX)
+		return NULL;
+	in = calloc(1, sizeof(*in) + len + 1);
+	if (in == NULL)
+		return NULL;
+	memcpy(in->name_buf, name, len + 1);
+	in->name_cap = (uint16_t)(len + 1);
+	in->name = in->name_buf;
+	in->ns = "";
+	in->snap = "";
+	return in;
+}
+
+static void free_inode(struct fs_inode *in)
+{
+	if (in->name != in->name_buf)
+		free(in->name);
+	unintern(in->ns);
+	unintern(in->snap);
+	free(in);
+}
 
 static size_t hash_ino(fuse_ino_t ino)
 {
@@ -109,13 +216,15 @@ static void grow(void)
 static void init_fixed(fuse_ino_t ino, enum fs_type type, fuse_ino_t parent,
 		       const char *name)
 {
-	struct fs_inode *in = &fixed[ino];
+	struct fs_inode *in = alloc_inode(name);
 
+	if (in == NULL)
+		abort();
+	fixed[ino] = in;
 	in->ino = ino;
 	in->type = type;
 	in->parent = parent;
 	in->fixed = true;
-	snprintf(in->name, sizeof(in->name), "%s", name);
 	insert_ino(in);
 }
 
@@ -129,7 +238,7 @@ void fs_inode_table_init(void)
 	init_fixed(FS_INO_ROOT, FS_T_ROOT, FS_INO_ROOT, "");
 	for (int k = 0; k < STORE_KIND_COUNT; k++) {
 		init_fixed(FS_INO_KIND(k), FS_T_KIND, FS_INO_ROOT, store_kind_dir(k));
-		fixed[FS_INO_KIND(k)].kind = k;
+		fixed[FS_INO_KIND(k)]->kind = k;
 	}
 	init_fixed(FS_INO_STATUS, FS_T_STATUS, FS_INO_ROOT, "status.json");
 	init_fixed(FS_INO_EVENTS, FS_T_EVENTS, FS_INO_ROOT, "events");
@@ -143,14 +252,14 @@ void fs_inode_table_destroy(void)
 		struct fs_inode *in = by_ino[i];
 		while (in) {
 			struct fs_inode *next = in->next_ino;
-			if (!in->fixed) {
-				if (in->scratch)
-					fs_scratch_unref(in->scratch);
-				free(in);
-			}
+			if (in->scratch)
+				fs_scratch_unref(in->scratch);
+			free_inode(in);
 			in = next;
 		}
 	}
+	free_istrs();
+	memset(fixed, 0, sizeof(fixed));
 	free(by_ino);
 	free(by_name);
 	by_ino = by_name = NULL;
@@ -197,34 +306,45 @@ bool fs_resource_name(const char *fname, char rname[STORE_NAME_MAX + 1])
 	return store_name_valid(rname);
 }
 
-static void set_name(struct fs_inode *in, const char *name, enum fs_type type)
-{
-	snprintf(in->name, sizeof(in->name), "%s", name);
-	in->type = type;
-	in->rname[0] = '\0';
-	if (type == FS_T_RESOURCE || type == FS_T_VDOC)
-		fs_resource_name(name, in->rname);
-}
-
 int fs_inode_new(fuse_ino_t parent, const char *name, enum fs_type type,
 		 enum store_kind kind, const char *ns, struct fs_inode **out)
 {
-	struct fs_inode *in = calloc(1, sizeof(*in));
+	struct fs_inode *in = alloc_inode(name);
 
 	if (in == NULL)
 		return -ENOMEM;
+	in->ns = intern(ns);
+	if (in->ns == NULL) {
+		in->ns = "";
+		free_inode(in);
+		return -ENOMEM;
+	}
 	if (count >= nbuckets)
 		grow();
 	in->ino = next_ino++;
 	in->kind = kind;
 	in->parent = parent;
-	snprintf(in->ns, sizeof(in->ns), "%s", ns ? ns : "");
-	set_name(in, name, type);
+	in->type = type;
 	in->hashed = true;
 	insert_ino(in);
 	insert_name(in);
 	count++;
 	*out = in;
+	return 0;
+}
+
+int fs_inode_set_view(struct fs_inode *in, const char *snap, bool content)
+{
+	const char *s;
+
+	if (strcmp(in->snap, snap) != 0) {
+		s = intern(snap);
+		if (s == NULL)
+			return -ENOMEM;
+		unintern(in->snap);
+		in->snap = s;
+	}
+	in->content = content;
 	return 0;
 }
 
@@ -275,10 +395,26 @@ void fs_inode_link_scratch(struct fs_inode *in, struct fs_scratch *s)
 
 void fs_inode_rename(struct fs_inode *in, const char *newname, enum fs_type type)
 {
+	size_t len = strlen(newname);
+	char *name = in->name_buf;
+
 	if (in->type == FS_T_SCRATCH && type != FS_T_SCRATCH)
 		unlink_scratch(in);
+	if (len + 1 > in->name_cap) {
+		name = strdup(newname);
+		if (name == NULL) {
+			in->type = type;
+			fs_inode_unhash(in);
+			return;
+		}
+	}
 	remove_name(in);
-	set_name(in, newname, type);
+	if (in->name != in->name_buf)
+		free(in->name);
+	if (name == in->name_buf)
+		memcpy(name, newname, len + 1);
+	in->name = name;
+	in->type = type;
 	insert_name(in);
 }
 
@@ -293,7 +429,7 @@ void fs_inode_maybe_free(struct fs_inode *in)
 		fs_inode_unhash(in);
 	remove_ino(in);
 	count--;
-	free(in);
+	free_inode(in);
 }
 
 void fs_inode_forget(fuse_ino_t ino, uint64_t nlookup)

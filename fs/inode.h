@@ -40,27 +40,25 @@ enum fs_type {
  * marked immutable.  Lock order: a handle's lock may be held while taking
  * the table lock, never the other way round; no notify call and no store
  * call is made with the table lock held.
+ *
+ * An `ls -l` of a namespace of 100,000 resources makes the kernel hold
+ * 100,000 inodes, so the struct is kept small: the name is allocated at its
+ * exact length after the struct, the namespace and snapshot names are
+ * shared (interned, reference counted) and a resource's name without
+ * ".json" is derived when needed instead of stored.
  */
 struct fs_inode {
 	fuse_ino_t ino;             /* immutable */
-	enum fs_type type;          /* changes on rename (scratch <-> resource) */
-	enum store_kind kind;       /* immutable */
-	char ns[STORE_NAME_MAX + 1]; /* immutable: namespace of NS/RESOURCE/SCRATCH/VNS/VDOC */
-	/* immutable, set by the creator before the inode is shared: the
-	 * snapshot a SNAP... or V... inode shows ("" for the live state), and
-	 * whether it renders content only (STORE_RENDER_CONTENT). */
-	char snap[STORE_NAME_MAX + 1];
-	bool content;
 	fuse_ino_t parent;
-	char name[NAME_MAX + 1];    /* file name in parent */
-	char rname[STORE_NAME_MAX + 1]; /* RESOURCE: NAME without ".json" */
-	bool fixed;                 /* immutable: one of the fixed inodes */
-	bool hashed;                /* reachable by (parent, name) */
 	uint64_t nlookup;           /* kernel lookup count */
-	int refs;                   /* handles, links and children holding it */
-
-	bool pending;               /* RESOURCE created, not yet committed */
-	int writers;                /* RESOURCE: open write handles */
+	/* immutable: namespace of NS/RESOURCE/SCRATCH/VNS/VDOC, "" otherwise;
+	 * interned, never NULL */
+	const char *ns;
+	/* set by the creator before the inode is shared (fs_inode_set_view):
+	 * the snapshot a SNAP... or V... inode shows ("" for the live state);
+	 * interned, never NULL */
+	const char *snap;
+	char *name;                 /* file name in parent: name_buf, or its own allocation */
 
 	/* Last known attributes, for inodes the store no longer has. */
 	int64_t size;
@@ -72,6 +70,17 @@ struct fs_inode {
 
 	struct fs_inode *next_ino;  /* hash chains */
 	struct fs_inode *next_name;
+
+	int refs;                   /* handles, links and children holding it */
+	int writers;                /* RESOURCE: open write handles */
+	enum fs_type type;          /* changes on rename (scratch <-> resource) */
+	enum store_kind kind;       /* immutable */
+	uint16_t name_cap;          /* immutable: bytes in name_buf */
+	bool content;               /* set with snap: renders content only (STORE_RENDER_CONTENT) */
+	bool fixed;                 /* immutable: one of the fixed inodes */
+	bool hashed;                /* reachable by (parent, name) */
+	bool pending;               /* RESOURCE created, not yet committed */
+	char name_buf[];            /* immutable size: the name given at creation */
 };
 
 void fs_inode_table_init(void);
@@ -88,8 +97,13 @@ int fs_inode_new(fuse_ino_t parent, const char *name, enum fs_type type,
 /* Makes the inode unreachable by name (unlink, rmdir, replaced by rename);
  * a linked scratch drops its content and parent references. */
 void fs_inode_unhash(struct fs_inode *in);
-/* Moves a hashed inode to a new name in the same parent, fixing type/rname. */
+/* Moves a hashed inode to a new name in the same parent, with a new type.
+ * Should a longer name not fit in memory, the inode is unhashed instead: a
+ * later lookup makes a new one. */
 void fs_inode_rename(struct fs_inode *in, const char *newname, enum fs_type type);
+/* Records what a view inode shows: snapshot `snap` ("" live) and whether
+ * it renders content only; -ENOMEM (nothing changed). */
+int fs_inode_set_view(struct fs_inode *in, const char *snap, bool content);
 /* Links a scratch content to a SCRATCH inode (takes ownership of one ref). */
 void fs_inode_link_scratch(struct fs_inode *in, struct fs_scratch *s);
 /* Frees a dynamic inode nobody holds any more. */

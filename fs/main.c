@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -279,6 +280,16 @@ int main(int argc, char **argv)
 	pid_t holder = 0;
 	struct stat sb;
 
+	/*
+	 * A fixed mmap threshold: blocks of 64 KiB and more (directory
+	 * snapshots of big namespaces, their growing arrays) are mapped and
+	 * unmapped on their own.  glibc's default raises the threshold to the
+	 * size of the largest mapped block freed, after which such blocks
+	 * come from the arenas and stay resident as holes between inodes:
+	 * RSS grew by about 9 MB per `ls -l` of 100,000 resources, served by
+	 * changing worker threads, instead of staying flat.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	fs.snapshot_interval = DEFAULT_INTERVAL;
 	if (store_retention_parse(DEFAULT_KEEP, &fs.keep, &err) < 0)
 		abort();

@@ -39,10 +39,13 @@ static void info_of(const struct fs_inode *in, struct info *i)
 	i->parent = in->parent;
 	i->hashed = in->hashed;
 	i->pending = in->pending;
-	memcpy(i->ns, in->ns, sizeof(i->ns));
-	memcpy(i->name, in->name, sizeof(i->name));
-	memcpy(i->rname, in->rname, sizeof(i->rname));
-	memcpy(i->snap, in->snap, sizeof(i->snap));
+	snprintf(i->ns, sizeof(i->ns), "%s", in->ns);
+	snprintf(i->name, sizeof(i->name), "%s", in->name);
+	i->rname[0] = '\0';
+	if ((in->type == FS_T_RESOURCE || in->type == FS_T_VDOC) &&
+	    !fs_resource_name(in->name, i->rname))
+		i->rname[0] = '\0';
+	snprintf(i->snap, sizeof(i->snap), "%s", in->snap);
 	i->content = in->content;
 	i->size = in->size;
 	i->mtime_ms = in->mtime_ms;
@@ -676,9 +679,12 @@ static int take_view(fuse_ino_t parent, const char *name, enum fs_type type,
 {
 	int rc = take_inode(parent, name, type, kind, ns, out);
 
-	if (rc == 0) {
-		snprintf((*out)->snap, sizeof((*out)->snap), "%s", snap);
-		(*out)->content = content;
+	if (rc < 0)
+		return rc;
+	rc = fs_inode_set_view(*out, snap, content);
+	if (rc < 0) {
+		(*out)->nlookup--;
+		fs_inode_maybe_free(*out);
 	}
 	return rc;
 }
@@ -2176,7 +2182,7 @@ struct list_ctx {
 static int add_ns(const struct store_ns_info *ni, void *arg)
 {
 	struct list_ctx *c = arg;
-	struct fs_dirent e = { .name = (char *)ni->name, .type = FS_T_NS,
+	struct fs_dirent e = { .name = ni->name, .type = FS_T_NS,
 			       .mtime_ms = ni->updated_ms };
 
 	c->rc = fs_handle_add_dirent(c->h, &e);
@@ -2187,7 +2193,8 @@ static int add_resource(const struct store_entry *se, void *arg)
 {
 	struct list_ctx *c = arg;
 	char fname[STORE_NAME_MAX + 6];
-	struct fs_dirent e = { .name = fname, .type = FS_T_RESOURCE, .meta = *se->meta };
+	struct fs_dirent e = { .name = fname, .type = FS_T_RESOURCE, .size = se->meta->size,
+			       .mtime_ms = se->meta->updated_ms };
 
 	snprintf(fname, sizeof(fname), "%s.json", se->name);
 	c->rc = fs_handle_add_dirent(c->h, &e);
@@ -2196,7 +2203,7 @@ static int add_resource(const struct store_entry *se, void *arg)
 
 static int add_fixed(struct fs_handle *h, const char *name, fuse_ino_t ino, enum fs_type t)
 {
-	struct fs_dirent e = { .name = (char *)name, .ino = ino, .type = t,
+	struct fs_dirent e = { .name = name, .ino = ino, .type = t,
 			       .mtime_ms = fs.started_ms };
 
 	return fs_handle_add_dirent(h, &e);
@@ -2205,7 +2212,7 @@ static int add_fixed(struct fs_handle *h, const char *name, fuse_ino_t ino, enum
 static int add_snapshot(const struct store_snapshot_info *info, void *arg)
 {
 	struct list_ctx *c = arg;
-	struct fs_dirent e = { .name = (char *)info->name, .type = FS_T_SNAP,
+	struct fs_dirent e = { .name = info->name, .type = FS_T_SNAP,
 			       .mtime_ms = info->created_ms };
 
 	c->rc = fs_handle_add_dirent(c->h, &e);
@@ -2215,7 +2222,7 @@ static int add_snapshot(const struct store_snapshot_info *info, void *arg)
 static int add_vns(const struct store_ns_info *ni, void *arg)
 {
 	struct list_ctx *c = arg;
-	struct fs_dirent e = { .name = (char *)ni->name, .type = FS_T_VNS,
+	struct fs_dirent e = { .name = ni->name, .type = FS_T_VNS,
 			       .mtime_ms = ni->updated_ms };
 
 	c->rc = fs_handle_add_dirent(c->h, &e);
@@ -2256,15 +2263,17 @@ static int list_view_ns(struct fs_handle *h, struct store *s, const struct info 
 	for (size_t n = 0; rc == 0 && n < l.n; n++) {
 		char fname[STORE_NAME_MAX + 6], *doc = NULL;
 		struct fs_dirent e = { .name = fname, .type = FS_T_VDOC };
+		struct store_meta meta;
 		size_t len = 0;
 
-		rc = view_render_in(s, d, d->kind, d->ns, l.v[n], &e.meta, &doc, &len);
+		rc = view_render_in(s, d, d->kind, d->ns, l.v[n], &meta, &doc, &len);
 		free(doc);
 		if (rc == -ENOENT) {
 			rc = 0;
 			continue;
 		}
-		e.meta.size = (int64_t)len;
+		e.size = (int64_t)len;
+		e.mtime_ms = meta.updated_ms;
 		snprintf(fname, sizeof(fname), "%s.json", l.v[n]);
 		if (rc == 0)
 			rc = fs_handle_add_dirent(h, &e);
@@ -2292,13 +2301,15 @@ static int list_view(struct fs_handle *h, const struct info *d)
 		if (d->type == FS_T_SNAP) {
 			struct fs_dirent e = { .name = ".info", .type = FS_T_SNAP_INFO };
 			char *buf = NULL;
-			rc = render_info(d->snap, &buf, &e.size, &e.mtime_ms);
+			size_t len = 0;
+			rc = render_info(d->snap, &buf, &len, &e.mtime_ms);
+			e.size = (int64_t)len;
 			free(buf);
 			if (rc == 0)
 				rc = fs_handle_add_dirent(h, &e);
 		}
 		for (int k = 0; rc == 0 && k < STORE_KIND_COUNT; k++) {
-			struct fs_dirent e = { .name = (char *)store_kind_dir(k), .type = FS_T_VKIND,
+			struct fs_dirent e = { .name = store_kind_dir(k), .type = FS_T_VKIND,
 					       .kind = k, .mtime_ms = fs.started_ms };
 			rc = fs_handle_add_dirent(h, &e);
 		}
@@ -2373,7 +2384,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fs_inode_lock();
 			for (struct fs_inode *sc = in->scratch_head; sc && rc == 0; sc = sc->scratch_next) {
 				struct fs_dirent e = { .name = sc->name, .type = FS_T_SCRATCH };
-				fs_scratch_stat(sc->scratch, &e.size, &e.mtime_ms);
+				size_t len = 0;
+				fs_scratch_stat(sc->scratch, &len, &e.mtime_ms);
+				e.size = (int64_t)len;
 				rc = fs_handle_add_dirent(h, &e);
 			}
 			fs_inode_unlock();
@@ -2402,19 +2415,15 @@ static void dirent_stat(const struct fs_dirent *e, fuse_ino_t ino, struct stat *
 {
 	switch (e->type) {
 	case FS_T_RESOURCE:
-		fill_stat(st, ino, false, e->meta.size, e->meta.updated_ms, true);
-		break;
 	case FS_T_VDOC:
-		fill_stat(st, ino, false, e->meta.size, e->meta.updated_ms, true);
-		break;
 	case FS_T_SNAP_INFO:
-		fill_stat(st, ino, false, (int64_t)e->size, e->mtime_ms, true);
+		fill_stat(st, ino, false, e->size, e->mtime_ms, true);
 		break;
 	case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
 		fill_stat(st, ino, true, 0, e->mtime_ms, true);
 		break;
 	case FS_T_SCRATCH:
-		fill_stat(st, ino, false, (int64_t)e->size, e->mtime_ms, true);
+		fill_stat(st, ino, false, e->size, e->mtime_ms, true);
 		break;
 	case FS_T_STATUS:
 	case FS_T_EVENTS:
@@ -2442,12 +2451,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	info_of(h->inode, &d);
 	fs_inode_unlock();
 	for (size_t n = off < 0 ? 0 : (size_t)off; n < h->nents; n++) {
-		const struct fs_dirent *e = &h->ents[n];
+		struct fs_dirent ent, *e = &ent;
 		bool dot = n < 2;
 		struct fs_inode *in = NULL;
-		fuse_ino_t eino = e->ino;
+		fuse_ino_t eino;
 		size_t used;
 
+		fs_handle_dirent(h, n, e);
+		eino = e->ino;
 		if (eino == 0) {
 			fs_inode_lock();
 			if (plus && e->type == FS_T_SCRATCH) {
@@ -2475,8 +2486,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					       e->type == FS_T_NS ? e->name : d.ns, &in) == 0) {
 					eino = in->ino;
 					if (e->type == FS_T_RESOURCE && !in->pending) {
-						in->size = e->meta.size;
-						in->mtime_ms = e->meta.updated_ms;
+						in->size = e->size;
+						in->mtime_ms = e->mtime_ms;
 					}
 				}
 			} else {
@@ -2546,6 +2557,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	do_readdir(req, ino, size, off, fi, true);
 }
 
+/* The snapshot's memory goes back to the system here: its blocks are
+ * mapped on their own (see the mmap threshold in main.c). */
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_handle_put(fs_handle_of(fi));
