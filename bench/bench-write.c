@@ -38,10 +38,11 @@ struct run {
 	double *close_done;       /* µs (monotonic) when close() returned; 0: not yet */
 	double *close_lat;        /* µs spent in close() */
 	double *seen;             /* µs when the watcher first read the write; 0: never */
-	atomic_uint written;      /* writes completed (close returned) */
+	unsigned threads;         /* writers, each taking the next sequence number */
+	atomic_uint next;         /* the next sequence number to write */
 	atomic_uint seen_count;   /* distinct writes the watcher has read */
 	atomic_bool stop;         /* tells the watcher to leave */
-	unsigned errors;
+	atomic_uint errors;
 	unsigned watch_errors;
 	double writer_start, writer_end, last_seen;
 };
@@ -103,39 +104,38 @@ static void sleep_until_us(double t_us)
 
 static void write_failed(struct run *r, const char *what, const char *name)
 {
-	if (r->errors < 10)
+	if (atomic_fetch_add(&r->errors, 1) < 10)
 		fprintf(stderr, "bench-write: %s '%s': %s\n", what, name, strerror(errno));
-	r->errors++;
 }
 
-/* The writer: one open/O_TRUNC/write/close per document, paced on an absolute
- * schedule so a slow write is followed by quicker ones, not by a lower rate. */
-static void writer(struct run *r)
+/* A writer: one open/O_TRUNC/write/close per document, paced on an absolute
+ * schedule so a slow write is followed by quicker ones, not by a lower rate.
+ * Several writers share the schedule: each takes the next sequence number. */
+static void *writer(void *arg)
 {
+	struct run *r = arg;
 	char name[64], *doc = malloc(r->doc_size + 1);
-	double start = bench_now_us(), end = start + r->duration_s * 1e6;
-	unsigned i;
+	double start = r->writer_start, end = start + r->duration_s * 1e6;
 
 	if (doc == NULL) {
 		fprintf(stderr, "bench-write: out of memory\n");
 		exit(1);
 	}
-	r->writer_start = start;
-	for (i = 0; i < r->count && i < r->max; i++) {
+	for (;;) {
+		unsigned i = atomic_fetch_add(&r->next, 1);
 		double now = bench_now_us(), t_close;
 		size_t len;
 		int fd, rc;
 
-		if (now >= end)
+		if (i >= r->count || i >= r->max || now >= end)
 			break;
 		if (r->rate > 0) {
 			double due = start + i * 1e6 / r->rate;
 
-			if (due > now) {
-				if (due >= end)
-					break;
+			if (due >= end)
+				break;
+			if (due > now)
 				sleep_until_us(due);
-			}
 		}
 		file_name(r, name, sizeof(name), i % r->names);
 		len = make_doc(r, doc, i, bench_now_us());
@@ -153,17 +153,16 @@ static void writer(struct run *r)
 		}
 		t_close = bench_now_us();
 		rc = close(fd);
-		r->close_done[i] = bench_now_us();
-		r->close_lat[i] = r->close_done[i] - t_close;
+		now = bench_now_us();
+		r->close_lat[i] = now - t_close;
 		if (rc < 0) {
 			write_failed(r, "unable to close", name);
-			r->close_done[i] = 0;
+			continue;
 		}
-		atomic_store(&r->written, i + 1);
+		r->close_done[i] = now;
 	}
-	r->writer_end = bench_now_us();
-	atomic_store(&r->written, i);
 	free(doc);
+	return NULL;
 }
 
 /* Pulls "KEY": "value" or "KEY":"value" out of a JSON text as a number. */
@@ -301,6 +300,7 @@ static void usage(FILE *f)
 		"  --events FILE     another node's MOUNT/events: measure replication\n"
 		"  --watch-dir DIR   that node's view of DIR (needed with --events)\n"
 		"  --settle S        wait up to S seconds for the tail to arrive (default 10)\n"
+		"  --threads T       T writers share the rate and the names (default 1)\n"
 		"prints one line of key=value pairs: writes, seconds, writes_per_s,\n"
 		"close_p50_us, close_p99_us, close_max_us, errors and, with --events,\n"
 		"seen, repl_p50_us, repl_p99_us, repl_max_us, repl_span_s, repl_per_s\n");
@@ -327,15 +327,16 @@ int main(int argc, char **argv)
 		{"events", required_argument, NULL, 'e'},
 		{"watch-dir", required_argument, NULL, 'w'},
 		{"settle", required_argument, NULL, 's'},
+		{"threads", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct run r = {.prefix = "w", .names = 1000, .duration_s = 10, .count = MAX_WRITES,
-			.doc_size = BENCH_DOC_SIZE, .settle_s = 10};
+			.doc_size = BENCH_DOC_SIZE, .settle_s = 10, .threads = 1};
 	struct sigaction sa = {.sa_handler = on_signal};
-	pthread_t th;
+	pthread_t th, wth[64];
 	double cp50, cp99, cmax, *lat;
-	unsigned n, i, nlat = 0;
+	unsigned n, i, nlat = 0, taken, ok_writes;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -360,6 +361,11 @@ int main(int argc, char **argv)
 			v = bench_parse_count(optarg);
 			bad = v < 120 || v > (1 << 20) - 1;
 			r.doc_size = (unsigned)v;
+			break;
+		case 't':
+			v = bench_parse_count(optarg);
+			bad = v < 0 || v > 64;
+			r.threads = (unsigned)v;
 			break;
 		case 'p': r.prefix = optarg; bad = strlen(optarg) > 40; break;
 		case 'e': r.events = optarg; break;
@@ -404,29 +410,44 @@ int main(int argc, char **argv)
 	if (r.events)
 		usleep(200000);   /* the stream shows only what follows its open */
 
-	writer(&r);
-	n = atomic_load(&r.written);
-	for (i = 0; i < n; i++)
+	r.writer_start = bench_now_us();
+	for (i = 0; i < r.threads; i++) {
+		if (pthread_create(&wth[i], NULL, writer, &r) != 0) {
+			fprintf(stderr, "bench-write: unable to start a writer\n");
+			return 1;
+		}
+	}
+	for (i = 0; i < r.threads; i++)
+		pthread_join(wth[i], NULL);
+	r.writer_end = bench_now_us();
+	/* sequence numbers taken but abandoned at the deadline left no trace */
+	taken = atomic_load(&r.next);
+	if (taken > r.max)
+		taken = r.max;
+	for (i = 0; i < taken; i++)
 		if (r.close_done[i] > 0)
 			lat[nlat++] = r.close_lat[i];
+	ok_writes = nlat;
+	n = ok_writes + atomic_load(&r.errors);
 	percentiles(lat, nlat, &cp50, &cp99, &cmax);
 	printf("writes=%u seconds=%.3f writes_per_s=%.1f close_p50_us=%.1f close_p99_us=%.1f "
 	       "close_max_us=%.1f errors=%u",
 	       n, (r.writer_end - r.writer_start) / 1e6,
-	       n / ((r.writer_end - r.writer_start) / 1e6), cp50, cp99, cmax, r.errors);
+	       ok_writes / ((r.writer_end - r.writer_start) / 1e6), cp50, cp99, cmax,
+	       atomic_load(&r.errors));
 
 	if (r.events) {
 		double deadline = bench_now_us() + r.settle_s * 1e6, rp50, rp99, rmax;
 		unsigned seen, nrep = 0;
 
 		/* the tail: all that was acknowledged, or as much as arrives in time */
-		while (atomic_load(&r.seen_count) < n - r.errors && bench_now_us() < deadline)
+		while (atomic_load(&r.seen_count) < ok_writes && bench_now_us() < deadline)
 			usleep(2000);
 		atomic_store(&r.stop, true);
 		pthread_kill(th, SIGUSR1);
 		pthread_join(th, NULL);
 		seen = atomic_load(&r.seen_count);
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < taken; i++) {
 			if (r.seen[i] == 0 || r.close_done[i] == 0)
 				continue;
 			/* a copy read before close() returned here: latency 0 */
