@@ -244,6 +244,22 @@ static int get_store(struct store **s)
 	return rc < 0 ? -EIO : 0;
 }
 
+/* store_read, rendering with store_render_stored: the body comes from the
+ * store, which validated it when it was written. */
+static int read_doc(struct store *s, enum store_kind kind, const char *ns, const char *rname,
+		    int flags, const char *snap, struct store_meta *meta, char **doc,
+		    size_t *len)
+{
+	char *body = NULL;
+	int rc = store_get(s, kind, ns, rname, meta, &body);
+
+	if (rc < 0)
+		return rc;
+	rc = store_render_stored(kind, ns, rname, meta, body, flags, snap, doc, len);
+	free(body);
+	return rc;
+}
+
 /* ---- read-only views: snapshots and content-only renderings ------------- */
 
 /*
@@ -305,18 +321,9 @@ static int view_render_in(struct store *s, const struct info *i, enum store_kind
 			  const char *ns, const char *rname, struct store_meta *meta,
 			  char **doc, size_t *len)
 {
-	char *body = NULL;
-	int rc;
-
 	if (i->content || !i->snap[0])
-		return store_read(s, kind, ns, rname, STORE_RENDER_CONTENT, meta, doc, len);
-	rc = store_get(s, kind, ns, rname, meta, &body);
-	if (rc < 0)
-		return rc;
-	rc = store_render_snapshot(kind, ns, rname, meta, body, STORE_RENDER_NO_VERSION,
-				   i->snap, doc, len);
-	free(body);
-	return rc;
+		return read_doc(s, kind, ns, rname, STORE_RENDER_CONTENT, NULL, meta, doc, len);
+	return read_doc(s, kind, ns, rname, STORE_RENDER_NO_VERSION, i->snap, meta, doc, len);
 }
 
 static int view_render(const struct info *i, struct store_meta *meta, char **doc, size_t *len)
@@ -1002,8 +1009,8 @@ static int open_doc(struct fs_inode *in, int flags, struct fs_handle **out,
 	} else {
 		rc = get_store(&s);
 		if (rc == 0)
-			rc = store_read(s, i.kind, i.ns, i.rname, STORE_RENDER_LIVE,
-					&meta, &doc, &len);
+			rc = read_doc(s, i.kind, i.ns, i.rname, STORE_RENDER_LIVE, NULL,
+				      &meta, &doc, &len);
 		/* A resource being created has no content yet: a writer may
 		 * reopen it, a reader finds nothing (rather than an empty
 		 * document that was never stored). */
@@ -1178,6 +1185,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno_of(rc));
 		return;
 	}
+	/* Flush commits writes and does nothing else: a reader's close()
+	 * need not wait for a round trip to us (FOPEN_NOFLUSH). */
+	if (acc == O_RDONLY)
+		fi->noflush = 1;
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) < 0)
 		fs_handle_free(h);
@@ -1483,7 +1494,8 @@ static int truncate_stored(const struct info *i, off_t size)
 		return -EFBIG;
 	rc = get_store(&s);
 	if (rc == 0)
-		rc = store_read(s, i->kind, i->ns, i->rname, STORE_RENDER_LIVE, &meta, &doc, &len);
+		rc = read_doc(s, i->kind, i->ns, i->rname, STORE_RENDER_LIVE, NULL, &meta, &doc,
+			      &len);
 	if (rc < 0)
 		return rc;
 	if ((size_t)size == len) {
@@ -2108,8 +2120,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		struct store_meta meta;
 		char *doc = NULL;
 		size_t len = 0;
-		rc = src_pending ? 0 : store_read(s, p.kind, p.ns, srn, STORE_RENDER_LIVE,
-						   &meta, &doc, &len);
+		rc = src_pending ? 0 : read_doc(s, p.kind, p.ns, srn, STORE_RENDER_LIVE, NULL,
+						 &meta, &doc, &len);
 		if (rc == 0)
 			rc = fs_scratch_new(&content);
 		if (rc == 0)

@@ -1,6 +1,9 @@
 /* render.c - the one JSON printer (byte-for-byte what `jq .` and `jq -c`
  * of jq 1.6 print, so users can diff the mount against jq output) and the
- * canonical document built from a stored body plus the store's metadata. */
+ * canonical document built from a stored body plus the store's metadata:
+ * validated through the schema (store_render), or re-indented straight
+ * from the stored text when it is in the printer's own compact form
+ * (store_render_stored), with the same bytes as the result. */
 #include "doc-internal.h"
 
 #include <errno.h>
@@ -355,4 +358,310 @@ out:
 	cJSON_Delete(doc);
 	cJSON_Delete(canon);
 	return rc;
+}
+
+/* ---- stored bodies: re-indenting the printer's own compact output ------- */
+
+/*
+ * A body that store_doc_parse wrote is the compact output of doc_print for
+ * a canonical tree: no blanks, strings escaped as doc_print_string does,
+ * integers in plain digits, members in schema order, defaults filled.
+ * Printing it pretty needs no tree and no schema: copy each token and add
+ * the newlines and indentation print_value would.  Anything this copier
+ * does not recognise as that form (blanks, other escapes, fractions,
+ * exponents, long integers, deep nesting, unknown top-level members) makes
+ * it give up, and the caller falls back to the validating path, so the
+ * output is byte-identical either way.
+ */
+#define COPY_DEPTH 64
+
+struct copier {
+	struct doc_buf *b;
+	bool pretty;
+	bool bad;
+};
+
+static bool is_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* A string exactly as doc_print_string escapes it; returns the end. */
+static const char *copy_string(struct copier *c, const char *p)
+{
+	const char *q = p + 1;
+
+	for (;;) {
+		unsigned char ch = (unsigned char)*q;
+
+		if (ch == '"')
+			break;
+		if (ch == '\\') {
+			char e = q[1];
+			if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' ||
+			    e == 'r' || e == 't') {
+				q += 2;
+				continue;
+			}
+			/* \u00XX only for the controls without a short escape,
+			 * and DEL; lowercase hex, as the printer writes it. */
+			if (e == 'u' && q[2] == '0' && q[3] == '0' && is_hex_lower(q[4]) &&
+			    is_hex_lower(q[5])) {
+				char hex[3] = { q[4], q[5], '\0' };
+				unsigned v = (unsigned)strtoul(hex, NULL, 16);
+				if ((v < 0x20 && v != '\b' && v != '\f' && v != '\n' && v != '\r' &&
+				     v != '\t') || v == 0x7f) {
+					q += 6;
+					continue;
+				}
+			}
+			c->bad = true;
+			return q;
+		}
+		if (ch < 0x20 || ch == 0x7f) { /* raw controls and the end of text */
+			c->bad = true;
+			return q;
+		}
+		q++;
+	}
+	doc_buf_put(c->b, p, (size_t)(q + 1 - p));
+	return q + 1;
+}
+
+static const char *copy_value(struct copier *c, const char *p, int level);
+
+static const char *copy_container(struct copier *c, const char *p, int level)
+{
+	bool object = *p == '{';
+	char close = object ? '}' : ']';
+
+	if (level >= COPY_DEPTH) {
+		c->bad = true;
+		return p;
+	}
+	p++;
+	if (*p == close) {
+		put_str(c->b, object ? "{}" : "[]");
+		return p + 1;
+	}
+	doc_buf_put(c->b, object ? "{" : "[", 1);
+	for (bool first = true; !c->bad; first = false) {
+		if (!first)
+			doc_buf_put(c->b, ",", 1);
+		if (c->pretty)
+			newline_indent(c->b, level + 1);
+		if (object) {
+			if (*p != '"') {
+				c->bad = true;
+				return p;
+			}
+			p = copy_string(c, p);
+			if (c->bad || *p != ':') {
+				c->bad = true;
+				return p;
+			}
+			p++;
+			doc_buf_put(c->b, c->pretty ? ": " : ":", c->pretty ? 2 : 1);
+		}
+		p = copy_value(c, p, level + 1);
+		if (c->bad)
+			return p;
+		if (*p == close)
+			break;
+		if (*p != ',') {
+			c->bad = true;
+			return p;
+		}
+		p++;
+	}
+	if (c->pretty)
+		newline_indent(c->b, level);
+	doc_buf_put(c->b, &close, 1);
+	return p + 1;
+}
+
+static const char *copy_value(struct copier *c, const char *p, int level)
+{
+	const char *q = p;
+
+	switch (*p) {
+	case '"':
+		return copy_string(c, p);
+	case '{':
+	case '[':
+		return copy_container(c, p, level);
+	case 't':
+		q = strncmp(p, "true", 4) == 0 ? p + 4 : p;
+		break;
+	case 'f':
+		q = strncmp(p, "false", 5) == 0 ? p + 5 : p;
+		break;
+	case 'n':
+		q = strncmp(p, "null", 4) == 0 ? p + 4 : p;
+		break;
+	default:
+		/* Integers as print_number writes them: no leading zeros, at
+		 * most 15 digits (well inside its exact integer range). */
+		if (*q == '-')
+			q++;
+		if (*q == '0') {
+			q++;
+		} else if (*q >= '1' && *q <= '9') {
+			while (*q >= '0' && *q <= '9')
+				q++;
+		}
+		if (q == p || q[-1] == '-' || q - p - (*p == '-') > 15 || *q == '.' ||
+		    *q == 'e' || *q == 'E') {
+			c->bad = true;
+			return p;
+		}
+		break;
+	}
+	if (q == p) {
+		c->bad = true;
+		return p;
+	}
+	doc_buf_put(c->b, p, (size_t)(q - p));
+	return q;
+}
+
+/* Appends `"key": ` (or `"key":`) at the next member position of level. */
+static void put_key(struct copier *c, const char *key, int level, bool first)
+{
+	if (!first)
+		doc_buf_put(c->b, ",", 1);
+	if (c->pretty)
+		newline_indent(c->b, level);
+	doc_print_string(c->b, key, strlen(key));
+	doc_buf_put(c->b, c->pretty ? ": " : ":", c->pretty ? 2 : 1);
+}
+
+static void put_string_member(struct copier *c, const char *key, const char *value, int level)
+{
+	put_key(c, key, level, false);
+	doc_print_string(c->b, value, strlen(value));
+}
+
+/* The body's top-level members in the order they must come. */
+static const char *const body_members[] = { "labels", "annotations", "spec", "status" };
+
+/* Index in body_members of the key at p ("\"spec\":..."), or -1. */
+static int body_member(const char *p, const char **value)
+{
+	for (int i = 0; i < 4; i++) {
+		size_t n = strlen(body_members[i]);
+		if (p[0] == '"' && strncmp(p + 1, body_members[i], n) == 0 && p[n + 1] == '"' &&
+		    p[n + 2] == ':') {
+			*value = p + n + 3;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The fast path: 0, -ENOMEM, or 1 when the body is not in the form this
+ * copier knows (nothing allocated is left). */
+static int render_copy(enum store_kind kind, const char *ns, const char *name,
+		       const struct store_meta *meta, const char *body, int flags,
+		       const char *snapshot, struct doc_buf *b)
+{
+	struct copier c = { .b = b, .pretty = !(flags & STORE_RENDER_COMPACT) };
+	const char *p = body, *value;
+	char when[40];
+	int next = 0, m;
+
+	if (*p != '{')
+		return 1;
+	p++;
+	doc_buf_put(b, "{", 1);
+	put_key(&c, "kind", 1, true);
+	doc_print_string(b, store_kind_name(kind), strlen(store_kind_name(kind)));
+	put_key(&c, "metadata", 1, false);
+	doc_buf_put(b, "{", 1);
+	put_key(&c, "name", 2, true);
+	doc_print_string(b, name, strlen(name));
+	put_string_member(&c, "namespace", ns, 2);
+	m = body_member(p, &value);
+	/* labels, annotations: inside metadata */
+	while (m >= 0 && m <= 1 && m >= next) {
+		put_key(&c, body_members[m], 2, false);
+		p = copy_value(&c, value, 2);
+		if (c.bad)
+			return 1;
+		next = m + 1;
+		if (*p != ',') {
+			m = -1;
+			break;
+		}
+		p++;
+		m = body_member(p, &value);
+	}
+	if (meta != NULL && !(flags & STORE_RENDER_CONTENT)) {
+		if (!(flags & STORE_RENDER_NO_VERSION)) {
+			char v[32];
+			if (meta->version <= -INT64_C(10000000000000000) ||
+			    meta->version >= INT64_C(10000000000000000))
+				return 1; /* print_number's other branch */
+			put_key(&c, "version", 2, false);
+			snprintf(v, sizeof(v), "%" PRId64, meta->version);
+			put_str(b, v);
+		}
+		store_format_time(meta->created_ms, when, sizeof(when));
+		put_string_member(&c, "created", when, 2);
+		store_format_time(meta->updated_ms, when, sizeof(when));
+		put_string_member(&c, "updated", when, 2);
+		if (meta->node[0] != '\0')
+			put_string_member(&c, "node", meta->node, 2);
+	}
+	if (snapshot != NULL)
+		put_string_member(&c, "snapshot", snapshot, 2);
+	if (c.pretty)
+		newline_indent(b, 1);
+	doc_buf_put(b, "}", 1);
+	/* spec (required), then status */
+	if (m != 2 || next > 2)
+		return 1;
+	while (m >= 2 && m >= next) {
+		put_key(&c, body_members[m], 1, false);
+		p = copy_value(&c, value, 1);
+		if (c.bad)
+			return 1;
+		next = m + 1;
+		if (*p != ',')
+			break;
+		p++;
+		m = body_member(p, &value);
+		if (m < next)
+			return 1;
+	}
+	if (p[0] != '}' || p[1] != '\0')
+		return 1;
+	if (c.pretty)
+		put_str(b, "\n}\n");
+	else
+		doc_buf_put(b, "}", 1);
+	return b->failed ? -ENOMEM : 0;
+}
+
+int store_render_stored(enum store_kind kind, const char *ns, const char *name,
+			const struct store_meta *meta, const char *body, int flags,
+			const char *snapshot, char **out, size_t *len)
+{
+	struct doc_buf b = { 0 };
+	int rc;
+
+	if ((unsigned)kind >= STORE_KIND_COUNT || ns == NULL || name == NULL ||
+	    body == NULL)
+		return -EINVAL;
+	rc = render_copy(kind, ns, name, meta, body, flags, snapshot, &b);
+	if (rc != 0) {
+		doc_buf_release(&b);
+		if (rc < 0)
+			return rc;
+		return store_render_snapshot(kind, ns, name, meta, body, flags, snapshot,
+					     out, len);
+	}
+	*out = b.data;
+	*len = b.len;
+	return 0;
 }
