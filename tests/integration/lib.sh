@@ -289,12 +289,34 @@ wait_swarmfs() {
 	return $rc
 }
 
+# abort_fuse_connection MAJOR:MINOR: writes 1 to the connection's abort file
+# in the fusectl filesystem (mounted here if it is not yet).
+abort_fuse_connection() {
+	local minor=${1#*:}
+	[ -n "$minor" ] || return 0
+	[ -d /sys/fs/fuse/connections ] || return 0
+	if [ ! -e "/sys/fs/fuse/connections/$minor" ]; then
+		mountpoint -q /sys/fs/fuse/connections ||
+			mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+	fi
+	[ -w "/sys/fs/fuse/connections/$minor/abort" ] &&
+		echo 1 >"/sys/fs/fuse/connections/$minor/abort" 2>/dev/null
+	return 0
+}
+
 # crash_swarmfs MNT: kill -9 and lazily detach, as after a crash.
 crash_swarmfs() {
-	local mnt pid
+	local mnt pid dev
 	mnt=$(realpath "$1")
 	pid=$(lib_pid_of "$mnt") || return 1
+	dev=$(mountpoint -d "$mnt" 2>/dev/null)
 	kill -9 "$pid" 2>/dev/null
+	# A killed daemon's invalidation thread can be stuck in the kernel
+	# waiting for a directory lock that a client holds while it waits
+	# for a reply no thread will send, and then the daemon never exits
+	# and the client hangs.  Aborting the connection, as an operator does
+	# for a hung FUSE mount, fails that request and frees both.
+	abort_fuse_connection "$dev"
 	wait "$pid" 2>/dev/null
 	fusermount3 -uz "$mnt" 2>/dev/null
 	lib_forget_mount "$pid"
