@@ -931,3 +931,606 @@ int store_digest(struct store *s, char hex[33], int64_t *count)
 		*count = n;
 	return 0;
 }
+
+/* ---- full state transfer ------------------------------------------------------ */
+
+/* The peer's file (`src`) is read with raw statements: it is not a struct
+ * store, and nothing in it is trusted before it is checked here. */
+struct merge {
+	struct store *s;
+	sqlite3 *src;
+	const char *path;
+	struct store_merge_stats *stats;
+	struct store_err *err;
+};
+
+static int src_error(struct merge *m, int rc, const char *what)
+{
+	log_msg(LOG_ERR, "state transfer '%s': %s: %s", m->path, what, sqlite3_errmsg(m->src));
+	return store_db_errf(m->err, rc == SQLITE_NOMEM ? -ENOMEM : -EINVAL,
+			     "state transfer: cannot %s: %s", what, sqlite3_errmsg(m->src));
+}
+
+static int src_prep(struct merge *m, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(m->src, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		*st = NULL;
+		return src_error(m, rc, "read the peer's state");
+	}
+	return 0;
+}
+
+/* One integer from `sql` with text ?1 (and integers ?2.. when given);
+ * *found false and *v 0 when there is no row. */
+static int query_int(sqlite3 *db, const char *sql, const char *t1, const int64_t *ints,
+		     int n_ints, int64_t *v, bool *found)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	*v = 0;
+	*found = false;
+	if (rc != SQLITE_OK)
+		return -EIO;
+	if (t1)
+		sqlite3_bind_text(st, 1, t1, -1, SQLITE_STATIC);
+	for (int i = 0; i < n_ints; i++)
+		sqlite3_bind_int64(st, i + 2, ints[i]);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		*found = true;
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : -EIO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int mark_of(sqlite3 *db, const char *node, int64_t *seq)
+{
+	bool found;
+
+	return query_int(db, "SELECT seq FROM origins WHERE node = ?1", node, NULL, 0, seq, &found);
+}
+
+/* The origin sequence of the change stamped (hlc, node) on a resource, from
+ * db's log; when compacted away, db's high-water mark of node bounds it. */
+static int seq_of(sqlite3 *db, enum store_kind kind, const char *ns, const char *name,
+		  uint64_t hlc, const char *node, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT origin_seq FROM changes WHERE kind = ?1 AND "
+				    "namespace = ?2 AND name = ?3 AND hlc = ?4 AND origin = ?5 "
+				    "LIMIT 1", -1, &st, NULL);
+
+	*seq = 0;
+	if (rc != SQLITE_OK)
+		return -EIO;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	if (rc == SQLITE_DONE)
+		return mark_of(db, node, seq);
+	return 0;
+}
+
+/* Whether `viewer` (its origins table) has seen the change stamped (hlc,
+ * node) that `holder` holds. */
+static int seen_by(sqlite3 *holder, sqlite3 *viewer, enum store_kind kind, const char *ns,
+		   const char *name, uint64_t hlc, const char *node, bool *seen)
+{
+	int64_t seq, mark;
+	int rc = seq_of(holder, kind, ns, name, hlc, node, &seq);
+
+	*seen = false;
+	if (rc == 0)
+		rc = mark_of(viewer, node, &mark);
+	if (rc == 0)
+		*seen = seq > 0 && mark >= seq;
+	return rc;
+}
+
+/* Whether some change in db's log names (hlc, node) as its parent. */
+static int child_in(sqlite3 *db, enum store_kind kind, const char *ns, const char *name,
+		    uint64_t hlc, const char *node, bool *found)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
+				    "AND name = ?3 AND parent_hlc = ?4 AND parent_node = ?5 LIMIT 1",
+				    -1, &st, NULL);
+
+	*found = false;
+	if (rc != SQLITE_OK)
+		return -EIO;
+	bind_key(st, kind, ns, name);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static bool label_ok(const char *v)
+{
+	return v && strlen(v) <= STORE_NAME_MAX && store_name_valid(v);
+}
+
+static int bad_row(struct merge *m, const char *table, const char *why)
+{
+	return store_db_errf(m->err, -EINVAL, "state transfer: invalid %s row: %s", table, why);
+}
+
+/* One resource row of the peer (st: kind, namespace, name, body, version,
+ * created, updated, node, hlc, deleted). */
+static int merge_resource(struct merge *m, sqlite3_stmt *st)
+{
+	struct store_rchange w = { 0 };
+	struct store_change *c = &w.c;
+	int kind = sqlite3_column_int(st, 0);
+	bool live = sqlite3_column_int(st, 9) == 0, seen = false, child = false;
+	struct row row;
+	int cmp, rc;
+
+	c->ns = (const char *)sqlite3_column_text(st, 1);
+	c->name = (const char *)sqlite3_column_text(st, 2);
+	c->body = live ? (const char *)sqlite3_column_text(st, 3) : NULL;
+	c->version = sqlite3_column_int64(st, 4);
+	w.created_ms = sqlite3_column_int64(st, 5);
+	c->time_ms = sqlite3_column_int64(st, 6);
+	c->origin = (const char *)sqlite3_column_text(st, 7);
+	c->hlc = (uint64_t)sqlite3_column_int64(st, 8);
+	if (kind < 0 || kind >= STORE_KIND_COUNT || !label_ok(c->ns) || !label_ok(c->name) ||
+	    !label_ok(c->origin))
+		return bad_row(m, "resources", "kind or name");
+	c->kind = (enum store_kind)kind;
+	c->op = live ? STORE_OP_PUT : STORE_OP_DELETE;
+	if (c->hlc == 0 || c->hlc > (uint64_t)INT64_MAX || c->version < 0 ||
+	    (live && (!c->body || strlen(c->body) > STORE_DOC_MAX || c->version < 1)))
+		return bad_row(m, "resources", "stamp, version or body");
+	rc = row_read(m->s, c->kind, c->ns, c->name, &row, m->err);
+	if (rc < 0)
+		return rc;
+	cmp = row.exists ? stamp_cmp(c->hlc, c->origin, row.stamp.hlc, row.stamp.node) : 1;
+	if (cmp == 0) {
+		m->stats->skipped++;
+		goto out;
+	}
+	/* Seen here but not held: it was deleted and the tombstone purged. */
+	if (!row.exists) {
+		rc = seen_by(m->src, m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin, &seen);
+		if (rc == 0 && seen) {
+			m->stats->skipped++;
+			goto out;
+		}
+	}
+	if (rc == 0 && cmp < 0) {
+		/* Ours stays; theirs is a conflict if it was a concurrent put. */
+		m->stats->skipped++;
+		if (live)
+			rc = seen_by(m->src, m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin,
+				     &seen);
+		if (rc == 0 && live && !seen)
+			rc = child_in(m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin, &child);
+		if (rc == 0 && live && !seen && !child) {
+			rc = conflict_add(m->s, c->kind, c->ns, c->name, c->hlc, c->origin, c->body,
+					  c->version, c->time_ms, m->err);
+			m->stats->conflicts++;
+		}
+		goto out;
+	}
+	/* Theirs wins; ours is a conflict if they had not seen it. */
+	if (rc == 0 && row.live) {
+		rc = seen_by(m->s->db, m->src, c->kind, c->ns, c->name, row.stamp.hlc,
+			     row.stamp.node, &seen);
+		if (rc == 0 && !seen)
+			rc = child_in(m->src, c->kind, c->ns, c->name, row.stamp.hlc, row.stamp.node,
+				      &child);
+		if (rc == 0 && !seen && !child) {
+			rc = conflict_add(m->s, c->kind, c->ns, c->name, row.stamp.hlc,
+					  row.stamp.node, row.body, row.version, row.updated, m->err);
+			m->stats->conflicts++;
+		}
+	}
+	if (rc == 0 && live)
+		rc = ns_revive(m->s, c, m->err);
+	if (rc == 0)
+		rc = write_winner(m->s, &w, m->err);
+	if (rc == 0 && row.live != live)
+		rc = store_db_ns_touch(m->s, c->kind, c->ns, store_db_now(m->s), m->err);
+	if (rc == 0)
+		m->stats->resources++;
+out:
+	free(row.body);
+	if (rc == -EIO)
+		rc = store_db_errf(m->err, -EIO, "state transfer: cannot compare " STORE_PATH_FMT,
+				   store_kind_dir(c->kind), c->ns, c->name);
+	return rc;
+}
+
+/* One namespace row of the peer (kind, name, updated, hlc, node, deleted). */
+static int merge_namespace(struct merge *m, sqlite3_stmt *st)
+{
+	struct store_change c = { 0 };
+	int kind = sqlite3_column_int(st, 0);
+	bool won = false;
+	int rc;
+
+	c.ns = (const char *)sqlite3_column_text(st, 1);
+	c.time_ms = sqlite3_column_int64(st, 2);
+	c.hlc = (uint64_t)sqlite3_column_int64(st, 3);
+	c.origin = (const char *)sqlite3_column_text(st, 4);
+	c.name = "";
+	if (kind < 0 || kind >= STORE_KIND_COUNT || !label_ok(c.ns) || !label_ok(c.origin) ||
+	    c.hlc > (uint64_t)INT64_MAX)
+		return bad_row(m, "namespaces", "kind, name or stamp");
+	c.kind = (enum store_kind)kind;
+	c.op = sqlite3_column_int(st, 5) ? STORE_OP_NS_DELETE : STORE_OP_NS_CREATE;
+	/* A namespace created with the store (stamp 0) needs no merging. */
+	if (c.hlc == 0)
+		return 0;
+	rc = apply_ns(m->s, &c, &won, m->err);
+	if (rc == 0) {
+		if (won)
+			m->stats->namespaces++;
+		else
+			m->stats->skipped++;
+	}
+	return rc;
+}
+
+/* One conflict row of the peer (kind, namespace, name, hlc, node, body,
+ * version, time). */
+static int merge_conflict(struct merge *m, sqlite3_stmt *st)
+{
+	int kind = sqlite3_column_int(st, 0);
+	const char *ns = (const char *)sqlite3_column_text(st, 1);
+	const char *name = (const char *)sqlite3_column_text(st, 2);
+	uint64_t hlc = (uint64_t)sqlite3_column_int64(st, 3);
+	const char *node = (const char *)sqlite3_column_text(st, 4);
+	const char *body = (const char *)sqlite3_column_text(st, 5);
+	struct row row;
+	bool child = false;
+	int rc;
+
+	if (kind < 0 || kind >= STORE_KIND_COUNT || !label_ok(ns) || !label_ok(name) ||
+	    !label_ok(node) || hlc == 0 || hlc > (uint64_t)INT64_MAX || !body ||
+	    strlen(body) > STORE_DOC_MAX)
+		return bad_row(m, "conflicts", "kind, name, stamp or body");
+	rc = row_read(m->s, (enum store_kind)kind, ns, name, &row, m->err);
+	if (rc < 0)
+		return rc;
+	/* Here it is the winner, or a later edit here continued it. */
+	if (row.exists && stamp_cmp(hlc, node, row.stamp.hlc, row.stamp.node) == 0) {
+		free(row.body);
+		return 0;
+	}
+	free(row.body);
+	if (child_in(m->s->db, (enum store_kind)kind, ns, name, hlc, node, &child) < 0)
+		return store_db_errf(m->err, -EIO, "state transfer: cannot read the change log");
+	if (child)
+		return 0;
+	rc = conflict_add(m->s, (enum store_kind)kind, ns, name, hlc, node, body,
+			  sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7), m->err);
+	if (rc == 0 && sqlite3_changes(m->s->db) > 0)
+		m->stats->conflicts++;
+	return rc;
+}
+
+/* Runs `sql` on the peer's file and `fn` on each row. */
+static int merge_rows(struct merge *m, const char *sql,
+		      int (*fn)(struct merge *m, sqlite3_stmt *st))
+{
+	sqlite3_stmt *st;
+	int rc = src_prep(m, sql, &st);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = src_error(m, rc, "read the peer's state");
+			break;
+		}
+		rc = fn(m, st);
+		if (rc < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Our live rows that the peer does not hold although it has seen their
+ * change: it deleted them and purged the tombstone, so they go here too
+ * (else a node restored from an old copy would keep them for ever).
+ */
+static int drop_purged(struct merge *m)
+{
+	sqlite3_stmt *st, *has = NULL;
+	struct key {
+		int kind;
+		char ns[STORE_NAME_MAX + 1], name[STORE_NAME_MAX + 1];
+		int64_t hlc;
+	} *keys = NULL;
+	size_t n = 0, cap = 0;
+	int rc = prep(m->s, "SELECT kind, namespace, name, hlc, node FROM resources "
+		      "WHERE deleted = 0", &st, m->err);
+
+	if (rc < 0)
+		return rc;
+	rc = src_prep(m, "SELECT 1 FROM resources WHERE kind = ?1 AND namespace = ?2 "
+		      "AND name = ?3", &has);
+	while (rc == 0) {
+		int step = sqlite3_step(st);
+		const char *ns, *name, *node;
+		uint64_t hlc;
+		bool seen = false;
+
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = store_db_error(m->s, step, "read resources", m->err);
+			break;
+		}
+		ns = (const char *)sqlite3_column_text(st, 1);
+		name = (const char *)sqlite3_column_text(st, 2);
+		hlc = (uint64_t)sqlite3_column_int64(st, 3);
+		node = (const char *)sqlite3_column_text(st, 4);
+		if (!ns || !name || !node || strlen(ns) > STORE_NAME_MAX ||
+		    strlen(name) > STORE_NAME_MAX)
+			continue;
+		sqlite3_reset(has);
+		bind_key(has, (enum store_kind)sqlite3_column_int(st, 0), ns, name);
+		step = sqlite3_step(has);
+		if (step == SQLITE_ROW)
+			continue;
+		if (step != SQLITE_DONE) {
+			rc = src_error(m, step, "read the peer's state");
+			break;
+		}
+		if (seen_by(m->s->db, m->src, (enum store_kind)sqlite3_column_int(st, 0), ns, name,
+			    hlc, node, &seen) < 0) {
+			rc = store_db_errf(m->err, -EIO, "state transfer: cannot read origins");
+			break;
+		}
+		if (!seen)
+			continue;
+		if (n == cap) {
+			size_t c2 = cap ? cap * 2 : 16;
+			void *v = realloc(keys, c2 * sizeof(*keys));
+
+			if (!v) {
+				rc = store_db_errf(m->err, -ENOMEM, "out of memory");
+				break;
+			}
+			keys = v;
+			cap = c2;
+		}
+		keys[n].kind = sqlite3_column_int(st, 0);
+		snprintf(keys[n].ns, sizeof(keys[n].ns), "%s", ns);
+		snprintf(keys[n].name, sizeof(keys[n].name), "%s", name);
+		keys[n].hlc = (int64_t)hlc;
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(has);
+	st = NULL;
+	if (rc == 0 && n > 0)
+		rc = prep(m->s, "DELETE FROM resources WHERE kind = ?1 AND namespace = ?2 AND "
+			  "name = ?3 AND hlc = ?4", &st, m->err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_reset(st);
+		bind_key(st, (enum store_kind)keys[i].kind, keys[i].ns, keys[i].name);
+		sqlite3_bind_int64(st, 4, keys[i].hlc);
+		rc = store_db_exec_stmt(m->s, st, "drop a purged resource", m->err);
+		if (rc == 0)
+			rc = store_db_ns_touch(m->s, (enum store_kind)keys[i].kind, keys[i].ns,
+					       store_db_now(m->s), m->err);
+		if (rc == 0)
+			m->stats->resources++;
+	}
+	sqlite3_finalize(st);
+	free(keys);
+	return rc;
+}
+
+static int merge_origin(struct merge *m, sqlite3_stmt *st)
+{
+	const char *node = (const char *)sqlite3_column_text(st, 0);
+	int64_t seq = sqlite3_column_int64(st, 1), have = 0;
+	sqlite3_stmt *up;
+	int rc;
+
+	if (!label_ok(node) || seq < 0)
+		return bad_row(m, "origins", "node or sequence");
+	rc = store_origin_seq(m->s, node, &have);
+	if (rc < 0 || seq <= have)
+		return rc;
+	rc = store_db_stmt(m->s, STMT_ORIGIN_SET, &up, m->err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(up, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, seq);
+	rc = store_db_exec_stmt(m->s, up, "record origin sequence", m->err);
+	store_db_release(m->s, STMT_ORIGIN_SET, up);
+	if (rc == 0)
+		m->stats->origins++;
+	return rc;
+}
+
+static int open_peer_state(struct merge *m)
+{
+	sqlite3_stmt *st = NULL;
+	const char *v;
+	int rc = sqlite3_open_v2(m->path, &m->src, SQLITE_OPEN_READONLY, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_db_errf(m->err, -EINVAL, "state transfer: cannot open '%s': %s",
+				     m->path, m->src ? sqlite3_errmsg(m->src) : sqlite3_errstr(rc));
+	/* A file from the network: no schema-defined functions or views run. */
+	sqlite3_db_config(m->src, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(m->src, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	rc = src_prep(m, "PRAGMA quick_check", &st);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	rc = v && strcmp(v, "ok") == 0 ? 0 : store_db_errf(m->err, -EINVAL,
+			"state transfer: '%s' fails its integrity check", m->path);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	rc = src_prep(m, "PRAGMA user_version", &st);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (rc < 3 || rc > STORE_SCHEMA_VERSION)
+		return store_db_errf(m->err, -EINVAL, "state transfer: '%s' has schema version %d, "
+				     "this build reads 3 to %d", m->path, rc, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
+		      struct store_merge_stats *stats, struct store_err *err)
+{
+	struct store_merge_stats dummy;
+	struct merge m = { s, NULL, path, stats ? stats : &dummy, err };
+	struct store_db_write w;
+	int64_t newest = 0;
+	uint64_t hlc;
+	bool found;
+	int rc;
+
+	memset(m.stats, 0, sizeof(*m.stats));
+	rc = open_peer_state(&m);
+	if (rc == 0 && query_int(m.src, "SELECT max(h) FROM (SELECT max(hlc) AS h FROM resources "
+				 "UNION ALL SELECT max(hlc) FROM namespaces UNION ALL "
+				 "SELECT max(hlc) FROM conflicts)", NULL, NULL, 0, &newest, &found) < 0)
+		rc = src_error(&m, SQLITE_ERROR, "read the peer's clock");
+	if (rc < 0) {
+		sqlite3_close(m.src);
+		return rc;
+	}
+	rc = store_db_write_begin(s, &w, err);
+	if (rc < 0) {
+		sqlite3_close(m.src);
+		return rc;
+	}
+	/* Later local writes must be stamped above everything merged. */
+	if (newest > 0)
+		rc = store_hlc_observe(s, (uint64_t)newest, max_skew_ms, &hlc, err);
+	if (rc == -ERANGE)
+		log_msg(LOG_WARNING, "refusing a state transfer: %s", err ? err->msg : "clock skew");
+	/* Resources first: a namespace removal only wins over older resources. */
+	if (rc == 0)
+		rc = merge_rows(&m, "SELECT kind, namespace, name, body, version, created, updated, "
+				"node, hlc, deleted FROM resources", merge_resource);
+	if (rc == 0)
+		rc = merge_rows(&m, "SELECT kind, name, updated, hlc, node, deleted FROM namespaces",
+				merge_namespace);
+	if (rc == 0)
+		rc = merge_rows(&m, "SELECT kind, namespace, name, hlc, node, body, version, time "
+				"FROM conflicts", merge_conflict);
+	if (rc == 0)
+		rc = drop_purged(&m);
+	/* Marks last: the "seen" tests above compare against the old ones. */
+	if (rc == 0)
+		rc = merge_rows(&m, "SELECT node, seq FROM origins", merge_origin);
+	/* The resource triggers stashed parents for changes that will not come. */
+	if (rc == 0)
+		rc = store_db_exec(s, "DELETE FROM parent_stash", err);
+	sqlite3_close(m.src);
+	rc = store_db_write_end(s, &w, rc, err);
+	if (rc == 0)
+		log_msg(LOG_NOTICE, "state transfer merged: %lld resource rows, %lld namespaces, "
+			"%lld conflicts, %lld high-water marks raised, %lld rows already known",
+			(long long)m.stats->resources, (long long)m.stats->namespaces,
+			(long long)m.stats->conflicts, (long long)m.stats->origins,
+			(long long)m.stats->skipped);
+	return rc;
+}
+
+/* ---- tombstone purge ------------------------------------------------------------ */
+
+/* Fills temp.purge_floor from floor_seq, one row per origin we know. */
+struct floors {
+	sqlite3_stmt *ins;
+	store_floor_fn fn;
+	void *arg;
+};
+
+static int floor_add(const char *node, int64_t seq, void *arg)
+{
+	struct floors *f = arg;
+
+	(void)seq;
+	sqlite3_reset(f->ins);
+	sqlite3_bind_text(f->ins, 1, node, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(f->ins, 2, f->fn(node, f->arg));
+	return sqlite3_step(f->ins) == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store_tombstone_purge(struct store *s, store_floor_fn floor_seq, void *floor_arg,
+			  int64_t *purged, struct store_err *err)
+{
+	struct store_db_write w;
+	sqlite3_stmt *ins = NULL, *del = NULL;
+	struct floors f = { NULL, floor_seq, floor_arg };
+	int64_t n = 0;
+	int rc;
+
+	if (purged)
+		*purged = 0;
+	rc = store_db_write_begin(s, &w, err);
+	if (rc < 0)
+		return rc;
+	rc = store_db_exec(s, "CREATE TEMP TABLE IF NOT EXISTS purge_floor(node TEXT PRIMARY KEY, "
+			   "seq INTEGER NOT NULL); DELETE FROM temp.purge_floor", err);
+	if (rc == 0)
+		rc = prep(s, "INSERT INTO temp.purge_floor VALUES (?1, ?2)", &ins, err);
+	if (rc == 0) {
+		f.ins = ins;
+		rc = store_origins(s, floor_add, &f);
+		if (rc < 0)
+			rc = store_db_error(s, sqlite3_errcode(s->db), "collect peer floors", err);
+	}
+	/* The delete's own sequence from the log; when compacted away, our
+	 * high-water mark of its origin is an upper bound of it. */
+	if (rc == 0)
+		rc = prep(s, "DELETE FROM resources AS r WHERE deleted = 1 AND coalesce("
+			  "(SELECT c.origin_seq FROM changes c WHERE c.kind = r.kind AND "
+			  "c.namespace = r.namespace AND c.name = r.name AND c.hlc = r.hlc AND "
+			  "c.origin = r.node), (SELECT o.seq FROM origins o WHERE o.node = r.node), 0) "
+			  "BETWEEN 1 AND coalesce((SELECT f.seq FROM temp.purge_floor f "
+			  "WHERE f.node = r.node), 0)", &del, err);
+	if (rc == 0) {
+		rc = run(s, del, "purge tombstones", err);
+		del = NULL;
+		if (rc == 0)
+			n = sqlite3_changes64(s->db);
+	}
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
+	rc = store_db_write_end(s, &w, rc, err);
+	if (rc == 0 && purged)
+		*purged = n;
+	if (rc == 0 && n > 0)
+		log_msg(LOG_INFO, "purged %lld tombstone(s) every peer has", (long long)n);
+	return rc;
+}

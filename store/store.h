@@ -582,4 +582,44 @@ int store_conflict_delete(struct store *s, enum store_kind kind, const char *ns,
 			  const char *name, uint64_t hlc, const char *node,
 			  struct store_err *err);
 
+/* What store_state_merge did. */
+struct store_merge_stats {
+	int64_t resources;   /* rows (puts or tombstones) taken from the peer */
+	int64_t namespaces;  /* namespace rows taken from the peer */
+	int64_t conflicts;   /* conflicts added */
+	int64_t origins;     /* high-water marks raised */
+	int64_t skipped;     /* peer rows this node already had or had superseded */
+};
+
+/*
+ * Full state transfer, receiving side: merges the state in the store file
+ * at `path` (a peer's store_snapshot_create copy; opened read-only, checked
+ * with quick_check, every row validated like store_apply's input) into this
+ * store in ONE transaction, with store_apply's rule: per resource the
+ * greater (hlc, node) stamp wins, tombstones included; a live row that loses
+ * and that the other side had not seen (by its high-water marks) is kept as
+ * a conflict; the peer's conflicts are added; namespaces as in store_apply;
+ * a peer row this node has already seen but no longer holds (a purged
+ * tombstone's resource) is not brought back.  Then raises origins[node] to
+ * the peer's where it is higher and merges the peer's newest stamp into our
+ * HLC (-ERANGE, nothing changed, if it is more than max_skew_ms ahead).
+ * No change-log entries are written: changes of the adopted range are no
+ * longer served one by one (store_log_origin answers -ESTALE for them).
+ * -EINVAL (err says which row) for a file that is not a valid store.
+ */
+int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
+		      struct store_merge_stats *stats, struct store_err *err);
+
+/*
+ * Drops tombstones (resource rows with deleted = 1) whose delete every peer
+ * has: floor_seq(floor_arg, origin) gives the lowest high-water mark for
+ * `origin` over all known peers (0: some peer has none), and a tombstone is
+ * purged when the sequence of its delete (read from the change log, or
+ * bounded by origins[origin] when compacted) is at or below it.  One
+ * transaction; *purged (may be NULL) gets the number of rows dropped.
+ */
+typedef int64_t (*store_floor_fn)(const char *origin, void *arg);
+int store_tombstone_purge(struct store *s, store_floor_fn floor_seq, void *floor_arg,
+			  int64_t *purged, struct store_err *err);
+
 #endif

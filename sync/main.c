@@ -38,6 +38,7 @@ static const char usage[] =
 	"  --heartbeat-ms N    heartbeat interval (default 1000)\n"
 	"  --retry-ms N        reconnect and retry interval (default 1000)\n"
 	"  --max-skew-ms N     refuse changes stamped further ahead of our clock (default 60000)\n"
+	"  --purge-ms N        how often tombstones every peer has are dropped (default 60000)\n"
 	"  --config FILE       read options from FILE: one 'name = value' per line, names\n"
 	"                      as the long options without '--', '#' comments\n"
 	"  --log-level LEVEL   error, warning, notice, info or debug (default notice)\n"
@@ -47,7 +48,7 @@ static const char usage[] =
 enum {
 	OPT_DATA_DIR = 256, OPT_NODE, OPT_LISTEN, OPT_PEER, OPT_TLS_CERT, OPT_TLS_KEY,
 	OPT_TLS_CA, OPT_INSECURE, OPT_HEARTBEAT, OPT_RETRY, OPT_SKEW, OPT_CONFIG,
-	OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION,
+	OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_PURGE,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
 	{ "retry-ms", required_argument, NULL, OPT_RETRY },
 	{ "max-skew-ms", required_argument, NULL, OPT_SKEW },
+	{ "purge-ms", required_argument, NULL, OPT_PURGE },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -218,6 +220,11 @@ static int set_option(int opt, const char *v)
 			return -EINVAL;
 		cfg.retry_ms = (int)x;
 		return 0;
+	case OPT_PURGE:
+		if (parse_ms("purge-ms", v, 86400000, &x) < 0)
+			return -EINVAL;
+		cfg.purge_ms = (int)x;
+		return 0;
 	case OPT_SKEW:
 		if (parse_ms("max-skew-ms", v, INT32_MAX, &x) < 0)
 			return -EINVAL;
@@ -331,6 +338,7 @@ int main(int argc, char **argv)
 	cfg.heartbeat_ms = 1000;
 	cfg.retry_ms = 1000;
 	cfg.max_skew_ms = 60000;
+	cfg.purge_ms = 60000;
 	snprintf(cfg.listen, sizeof(cfg.listen), "tcp://127.0.0.1:7001");
 	while (true) {
 		opt = getopt_long(argc, argv, "f", long_opts, NULL);

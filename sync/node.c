@@ -9,6 +9,7 @@
 #include "sync.h"
 
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <nng/nng.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,10 @@
 #define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency */
 #define REQ_TIMEOUT_MS 2000
 #define FETCH_ROUNDS 64             /* per origin per turn, so SUB is not starved */
+#define STATE_BEGIN_TIMEOUT_MS 120000 /* the sender copies its whole store first */
+#define STATE_IDLE_MS 60000         /* a served copy nobody reads is dropped */
+#define STATE_TMP_OUT ".sync-out-"  /* temporary dirs in the data dir */
+#define STATE_TMP_IN ".sync-in-"
 
 volatile sig_atomic_t sync_stop;
 
@@ -130,6 +136,18 @@ struct peer {
 	size_t n_origins;
 	int64_t rejected;          /* malformed replies from it */
 	bool stale;                /* it answered "compacted" for some origin */
+	int64_t next_transfer_ms;  /* state transfers from it are retried no sooner */
+};
+
+/* The one state copy the server thread hands out (server thread only). */
+struct outgoing {
+	uint64_t id;               /* 0: none */
+	char dir[4200];
+	int fd;
+	uint64_t total;
+	char checksum[33];
+	char node[STORE_NODE_MAX + 1]; /* who asked */
+	int64_t last_used_ms;
 };
 
 struct node {
@@ -148,6 +166,10 @@ struct node {
 	int64_t next_heartbeat_ms;
 	atomic_llong rejected;     /* all malformed frames, any socket */
 	int64_t applied, duplicates, refused, gaps, stale_replies;
+	int64_t transfers, transfer_bytes, transfer_failures, purged;
+	atomic_llong transfers_served;
+	int64_t next_purge_ms;
+	struct outgoing out;       /* server thread only */
 	int64_t started_ms;
 	atomic_int fatal;          /* set when the node must stop */
 	struct store *serve_s;     /* the server thread's connection */
@@ -342,7 +364,7 @@ static int request(struct node *n, struct peer *p, const struct sync_msg *m,
 	}
 	rc = sync_wire_decode(buf, len, reply, why);
 	nng_free(buf, len);
-	if (rc == 0 && reply->type != m->type + (m->type == SYNC_MSG_FETCH ? 1 : 0)) {
+	if (rc == 0 && reply->type != m->type + (m->type == SYNC_MSG_HELLO ? 0 : 1)) {
 		sync_msg_release(reply);
 		snprintf(why, sizeof(why), "a %s answering a %s", sync_msg_type_name(reply->type),
 			 sync_msg_type_name(m->type));
@@ -405,6 +427,193 @@ static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_
 	return 0;
 }
 
+/* ---- state transfer, receiving side ---------------------------------------------------- */
+
+/* Removes DIR/FILE and DIR; quietly, for cleanup paths. */
+static void remove_tmp(const char *dir, const char *file)
+{
+	char path[4800];
+
+	if (file) {
+		snprintf(path, sizeof(path), "%s/%s", dir, file);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Leftovers of a transfer cut short by a crash: DATA/.sync-in-* and
+ * DATA/.sync-out-* with their one file each. */
+static void remove_stale_tmp(const char *data_dir)
+{
+	DIR *d = opendir(data_dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char dir[4400];
+		DIR *sub;
+		struct dirent *f;
+
+		if (strncmp(e->d_name, STATE_TMP_IN, strlen(STATE_TMP_IN)) != 0 &&
+		    strncmp(e->d_name, STATE_TMP_OUT, strlen(STATE_TMP_OUT)) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", data_dir, e->d_name);
+		sub = opendir(dir);
+		while (sub && (f = readdir(sub)) != NULL)
+			if (f->d_name[0] != '.')
+				remove_tmp(dir, f->d_name);
+		if (sub)
+			closedir(sub);
+		rmdir(dir);
+	}
+	closedir(d);
+}
+
+/* Writes all of buf at the file's current end. */
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * A full state transfer from peer p: it copies its store, we read the copy in
+ * chunks into DATA/.sync-in-XXXXXX/state.db, check size and checksum, and
+ * merge it (store_state_merge); the tail after its high-water marks comes
+ * by the usual fetches.  Retried no sooner than retry_ms after a failure.
+ */
+static int state_transfer(struct node *n, struct peer *p)
+{
+	struct sync_msg m = { .type = SYNC_MSG_STATE_REQ }, reply;
+	struct sync_checksum sum;
+	struct store_merge_stats stats;
+	struct store_err err = { "" };
+	char dir[4200], path[4300], checksum[33], got[33];
+	uint64_t id, total, offset = 0;
+	int fd = -1, rc;
+
+	if (now_ms() < p->next_transfer_ms)
+		return -EAGAIN;
+	p->next_transfer_ms = now_ms() + n->cfg->retry_ms;
+	snprintf(m.node, sizeof(m.node), "%s", n->self);
+	log_msg(LOG_NOTICE, "asking '%s' for a full state transfer", p->node);
+	nng_socket_set_ms(p->req, NNG_OPT_RECVTIMEO, STATE_BEGIN_TIMEOUT_MS);
+	rc = request(n, p, &m, &reply);
+	nng_socket_set_ms(p->req, NNG_OPT_RECVTIMEO, REQ_TIMEOUT_MS);
+	if (rc < 0)
+		return rc;
+	if (reply.status != SYNC_STATE_OK || reply.transfer == 0) {
+		log_limited(LOG_WARNING, "'%s' cannot send its state now (%s)", p->node,
+			    reply.status == SYNC_STATE_BUSY ? "busy with another transfer"
+							    : "it failed to copy its store");
+		sync_msg_release(&reply);
+		return -EAGAIN;
+	}
+	id = reply.transfer;
+	total = reply.total;
+	snprintf(checksum, sizeof(checksum), "%s", reply.checksum);
+	sync_msg_release(&reply);
+	snprintf(dir, sizeof(dir), "%s/" STATE_TMP_IN "XXXXXX", n->cfg->data_dir);
+	if (!mkdtemp(dir)) {
+		rc = -errno;
+		log_msg(LOG_ERR, "cannot make a directory for a state transfer in '%s': %s",
+			n->cfg->data_dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		log_msg(LOG_ERR, "cannot create '%s': %s", path, strerror(-rc));
+		rmdir(dir);
+		return rc;
+	}
+	sync_checksum_init(&sum);
+	while (rc == 0 && offset < total && !sync_stop) {
+		uint64_t want = total - offset < SYNC_STATE_CHUNK ? total - offset : SYNC_STATE_CHUNK;
+
+		m.transfer = id;
+		m.offset = offset;
+		m.length = (uint32_t)want;
+		rc = request(n, p, &m, &reply);
+		if (rc < 0)
+			break;
+		if (reply.status != SYNC_STATE_OK || reply.transfer != id || reply.total != total ||
+		    strcmp(reply.checksum, checksum) != 0 || reply.offset != offset ||
+		    reply.data_len != want) {
+			if (reply.status == SYNC_STATE_OK)
+				reject(n, p, "state reply", "a chunk that was not asked for");
+			else
+				log_limited(LOG_WARNING, "'%s' dropped the state transfer", p->node);
+			rc = -EPROTO;
+		} else {
+			sync_checksum_add(&sum, reply.data, reply.data_len);
+			rc = write_all(fd, reply.data, reply.data_len);
+			offset += reply.data_len;
+		}
+		sync_msg_release(&reply);
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && offset != total)
+		rc = -EINTR;
+	if (rc == 0) {
+		sync_checksum_hex(&sum, got);
+		if (strcmp(got, checksum) != 0) {
+			reject(n, p, "state transfer", "checksum mismatch");
+			rc = -EPROTO;
+		}
+	}
+	if (rc == 0) {
+		rc = store_state_merge(n->s, path, n->cfg->max_skew_ms, &stats, &err);
+		if (rc < 0)
+			log_msg(LOG_ERR, "cannot merge the state of '%s': %s", p->node, err.msg);
+	}
+	remove_tmp(dir, "state.db");
+	if (rc < 0) {
+		n->transfer_failures++;
+		log_limited(LOG_WARNING, "state transfer from '%s' failed: %s", p->node,
+			    strerror(-rc));
+		return rc;
+	}
+	n->transfers++;
+	n->transfer_bytes += (int64_t)total;
+	/* The merge wrote rows but no change-log entries: the revision did
+	 * not move, so the cached digest must go. */
+	n->digest[0] = '\0';
+	p->stale = false;
+	p->next_transfer_ms = 0;
+	log_msg(LOG_NOTICE, "state transfer from '%s': %llu bytes, %lld rows taken, %lld conflicts, "
+		"%lld high-water marks raised", p->node, (unsigned long long)total,
+		(long long)(stats.resources + stats.namespaces), (long long)stats.conflicts,
+		(long long)stats.origins);
+	return 0;
+}
+
+/* fetch_from, falling back to a full state transfer when p has compacted
+ * the changes we need. */
+static int catch_up(struct node *n, struct peer *p, const char *origin, int64_t want)
+{
+	int rc = fetch_from(n, p, origin, want);
+
+	if (rc != -ESTALE)
+		return rc;
+	rc = state_transfer(n, p);
+	if (rc == 0)
+		rc = fetch_from(n, p, origin, want);
+	return rc;
+}
+
 /* Fetches a gap of `origin` up to `want` from whichever peer can fill it:
  * those whose heartbeat says they have it first, then the origin itself. */
 static void fill_gap(struct node *n, const char *origin, int64_t want)
@@ -423,7 +632,7 @@ static void fill_gap(struct node *n, const char *origin, int64_t want)
 					has = true;
 			if (pass == 0 ? !has : (has || strcmp(p->node, origin) != 0))
 				continue;
-			fetch_from(n, p, origin, want);
+			catch_up(n, p, origin, want);
 			store_origin_seq(n->s, origin, &have);
 			if (have >= want)
 				return;
@@ -466,8 +675,148 @@ static void hello(struct node *n, struct peer *p)
 
 /* ---- serving REP -------------------------------------------------------------------- */
 
+/* ---- state transfer, sending side (server thread) --------------------------------------- */
+
+static void out_drop(struct outgoing *o)
+{
+	if (o->id == 0)
+		return;
+	close(o->fd);
+	remove_tmp(o->dir, "state.db");
+	o->id = 0;
+}
+
+/* A new consistent copy of our store for `node` in DATA/.sync-out-XXXXXX. */
+static int out_start(struct node *n, struct store *s, const char *node)
+{
+	struct outgoing *o = &n->out;
+	struct store_snapshot_info info;
+	struct store_err err = { "" };
+	struct sync_checksum sum;
+	char path[4300];
+	uint8_t *buf;
+	struct stat sb;
+	int rc;
+
+	out_drop(o);
+	snprintf(o->dir, sizeof(o->dir), "%s/" STATE_TMP_OUT "XXXXXX", n->cfg->data_dir);
+	if (!mkdtemp(o->dir)) {
+		log_msg(LOG_ERR, "cannot make a directory for a state transfer: %s", strerror(errno));
+		return -errno;
+	}
+	/* One read transaction: a consistent state while writers go on. */
+	rc = store_snapshot_create(s, o->dir, "state", false, &info, &err);
+	if (rc < 0) {
+		log_msg(LOG_ERR, "cannot copy the store for '%s': %s", node, err.msg);
+		rmdir(o->dir);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/state.db", o->dir);
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0 || fstat(o->fd, &sb) < 0 || (uint64_t)sb.st_size > SYNC_STATE_MAX) {
+		rc = o->fd < 0 ? -errno : -EFBIG;
+		log_msg(LOG_ERR, "cannot send the store copy '%s': %s", path, strerror(-rc));
+		if (o->fd >= 0)
+			close(o->fd);
+		remove_tmp(o->dir, "state.db");
+		return rc;
+	}
+	buf = malloc(SYNC_STATE_CHUNK);
+	if (!buf) {
+		close(o->fd);
+		remove_tmp(o->dir, "state.db");
+		return -ENOMEM;
+	}
+	sync_checksum_init(&sum);
+	for (;;) {
+		ssize_t r = read(o->fd, buf, SYNC_STATE_CHUNK);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : 0;
+			break;
+		}
+		sync_checksum_add(&sum, buf, (size_t)r);
+	}
+	free(buf);
+	if (rc < 0) {
+		close(o->fd);
+		remove_tmp(o->dir, "state.db");
+		return rc;
+	}
+	sync_checksum_hex(&sum, o->checksum);
+	o->total = (uint64_t)sb.st_size;
+	snprintf(o->node, sizeof(o->node), "%s", node);
+	while (o->id == 0 && getrandom(&o->id, sizeof(o->id), 0) != sizeof(o->id))
+		o->id = (uint64_t)now_ms();
+	if (o->id == 0)
+		o->id = 1;
+	o->last_used_ms = now_ms();
+	atomic_fetch_add(&n->transfers_served, 1);
+	log_msg(LOG_NOTICE, "sending a state transfer to '%s': %llu bytes at revision %lld", node,
+		(unsigned long long)o->total, (long long)info.revision);
+	return 0;
+}
+
+/* Fills reply for a STATE_REQ; *data (caller frees) holds the chunk. */
+static void serve_state(struct node *n, struct store *s, const struct sync_msg *m,
+			struct sync_msg *reply, uint8_t **data)
+{
+	struct outgoing *o = &n->out;
+
+	reply->type = SYNC_MSG_STATE_REPLY;
+	snprintf(reply->checksum, sizeof(reply->checksum), "%032d", 0);
+	if (m->transfer == 0) {
+		/* One copy at a time; the same asker may start over. */
+		if (o->id && strcmp(o->node, m->node) != 0 &&
+		    now_ms() - o->last_used_ms < STATE_IDLE_MS) {
+			reply->status = SYNC_STATE_BUSY;
+			return;
+		}
+		if (out_start(n, s, m->node) < 0) {
+			reply->status = SYNC_STATE_ERROR;
+			return;
+		}
+		reply->status = SYNC_STATE_OK;
+		reply->transfer = o->id;
+		reply->total = o->total;
+		snprintf(reply->checksum, sizeof(reply->checksum), "%s", o->checksum);
+		return;
+	}
+	if (o->id == 0 || m->transfer != o->id) {
+		reply->status = SYNC_STATE_UNKNOWN;
+		return;
+	}
+	reply->transfer = o->id;
+	reply->total = o->total;
+	snprintf(reply->checksum, sizeof(reply->checksum), "%s", o->checksum);
+	o->last_used_ms = now_ms();
+	if (m->offset > o->total || m->length > o->total - m->offset) {
+		reply->status = SYNC_STATE_ERROR;
+		return;
+	}
+	*data = malloc(m->length ? m->length : 1);
+	if (*data) {
+		ssize_t r = pread(o->fd, *data, m->length, (off_t)m->offset);
+
+		if (r == (ssize_t)m->length) {
+			reply->status = SYNC_STATE_OK;
+			reply->offset = m->offset;
+			reply->data = *data;
+			reply->data_len = m->length;
+			/* The last chunk read: the copy is no longer needed. */
+			if (m->offset + m->length == o->total)
+				out_drop(o);
+			return;
+		}
+	}
+	reply->status = SYNC_STATE_ERROR;
+}
+
 static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 {
+	uint8_t *data = NULL;
 	struct sync_msg reply = { 0 };
 	struct reply rp = { 0 };
 	int rc;
@@ -501,6 +850,9 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 		reply.changes = rp.v;
 		reply.n_changes = rp.n;
 		break;
+	case SYNC_MSG_STATE_REQ:
+		serve_state(n, s, m, &reply, &data);
+		break;
 	default:
 		/* REP must answer something: an empty, valid reply. */
 		reply.type = SYNC_MSG_FETCH_REPLY;
@@ -510,6 +862,7 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 	}
 	send_msg(n, n->rep, &reply, 0);
 	reply_free(&rp);
+	free(data);
 }
 
 /* The server thread: REP has a receive timeout, so it sees sync_stop. */
@@ -526,6 +879,8 @@ static void *server_main(void *arg)
 
 		if (rc == -EBADF)
 			break;
+		if (n->out.id && now_ms() - n->out.last_used_ms > STATE_IDLE_MS)
+			out_drop(&n->out);
 		if (rc < 0)
 			continue;
 		rc = sync_wire_decode(buf, len, &m, why);
@@ -533,12 +888,14 @@ static void *server_main(void *arg)
 		if (rc < 0) {
 			reject(n, NULL, "request", why);
 			m = (struct sync_msg){ .type = 0 };
-		} else if (m.type != SYNC_MSG_HELLO && m.type != SYNC_MSG_FETCH) {
+		} else if (m.type != SYNC_MSG_HELLO && m.type != SYNC_MSG_FETCH &&
+			   m.type != SYNC_MSG_STATE_REQ) {
 			reject(n, NULL, "request", "not a request");
 		}
 		serve(n, n->serve_s, &m);
 		sync_msg_release(&m);
 	}
+	out_drop(&n->out);
 	return NULL;
 }
 
@@ -578,7 +935,7 @@ static void on_heartbeat(struct node *n, struct sync_msg *m)
 
 		store_origin_seq(n->s, p->origins[i].node, &have);
 		if (p->origins[i].seq > have && strcmp(p->origins[i].node, n->self) != 0)
-			fetch_from(n, p, p->origins[i].node, p->origins[i].seq);
+			catch_up(n, p, p->origins[i].node, p->origins[i].seq);
 	}
 }
 
@@ -724,6 +1081,12 @@ static void write_status(struct node *n, const struct origin_acc *mine, int64_t 
 	cJSON_AddNumberToObject(root, "gaps", (double)n->gaps);
 	cJSON_AddNumberToObject(root, "rejected_frames", (double)n->rejected);
 	cJSON_AddNumberToObject(root, "stale_replies", (double)n->stale_replies);
+	cJSON_AddNumberToObject(root, "state_transfers", (double)n->transfers);
+	cJSON_AddNumberToObject(root, "state_transfer_bytes", (double)n->transfer_bytes);
+	cJSON_AddNumberToObject(root, "state_transfer_failures", (double)n->transfer_failures);
+	cJSON_AddNumberToObject(root, "state_transfers_served",
+				(double)atomic_load(&n->transfers_served));
+	cJSON_AddNumberToObject(root, "tombstones_purged", (double)n->purged);
 	store_format_time(wall_ms(), when, sizeof(when));
 	cJSON_AddStringToObject(root, "updated", when);
 	origins = cJSON_AddObjectToObject(root, "origins");
@@ -793,6 +1156,63 @@ static void write_status(struct node *n, const struct origin_acc *mine, int64_t 
 		}
 	}
 	cJSON_free(text);
+}
+
+/* ---- tombstone purge ------------------------------------------------------------------ */
+
+/* The lowest high-water mark of `origin` over all peers (their heartbeats). */
+static int64_t peer_floor(const char *origin, void *arg)
+{
+	struct node *n = arg;
+	int64_t floor = INT64_MAX;
+
+	for (int i = 0; i < n->n_peers; i++) {
+		const struct peer *p = &n->peers[i];
+		int64_t seq;
+
+		if (p->self)
+			continue;
+		seq = seq_in(p->origins, p->n_origins, origin);
+		if (seq < floor)
+			floor = seq;
+	}
+	return floor == INT64_MAX ? 0 : floor;
+}
+
+/*
+ * Drops tombstones once every peer has their deletes.  Only when every
+ * configured peer has named itself and sent its marks, and we hold
+ * everything each of them has: a put a peer made before it saw a delete is
+ * then here already, so nothing older can arrive later and find no tombstone.
+ */
+static void purge(struct node *n)
+{
+	struct store_err err = { "" };
+	int64_t purged = 0;
+
+	if (now_ms() < n->next_purge_ms)
+		return;
+	n->next_purge_ms = now_ms() + n->cfg->purge_ms;
+	for (int i = 0; i < n->n_peers; i++) {
+		const struct peer *p = &n->peers[i];
+
+		if (p->self)
+			continue;
+		if (!p->node[0] || p->n_origins == 0)
+			return;
+		for (size_t k = 0; k < p->n_origins; k++) {
+			int64_t have = 0;
+
+			store_origin_seq(n->s, p->origins[k].node, &have);
+			if (have < p->origins[k].seq)
+				return;
+		}
+	}
+	if (store_tombstone_purge(n->s, peer_floor, n, &purged, &err) < 0) {
+		log_limited(LOG_WARNING, "cannot purge tombstones: %s", err.msg);
+		return;
+	}
+	n->purged += purged;
 }
 
 static void heartbeat(struct node *n)
@@ -1045,6 +1465,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	n.s = s;
 	n.started_ms = now_ms();
 	snprintf(n.self, sizeof(n.self), "%s", store_node(s));
+	remove_stale_tmp(cfg->data_dir);
 	if (getrandom(&n.nonce, sizeof(n.nonce), 0) != sizeof(n.nonce))
 		n.nonce = (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
 	/* Changes made before we started are found by peers' heartbeats and
@@ -1086,6 +1507,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 		for (int i = 0; i < n.n_peers && !n.fatal; i++)
 			hello(&n, &n.peers[i]);
 		heartbeat(&n);
+		purge(&n);
 	}
 	/* A final status: the file says how things stood when we stopped. */
 	n.next_heartbeat_ms = 0;

@@ -26,6 +26,7 @@ struct sync_config {
 	int heartbeat_ms;              /* default 1000 */
 	int retry_ms;                  /* default 1000: HELLO and fetch retries */
 	int64_t max_skew_ms;           /* default 60000 */
+	int purge_ms;                  /* default 60000: tombstone purge interval */
 };
 
 /*

@@ -38,8 +38,44 @@ const char *sync_msg_type_name(int type)
 		return "fetch";
 	case SYNC_MSG_FETCH_REPLY:
 		return "fetch-reply";
+	case SYNC_MSG_STATE_REQ:
+		return "state-request";
+	case SYNC_MSG_STATE_REPLY:
+		return "state-reply";
 	}
 	return "unknown";
+}
+
+void sync_checksum_init(struct sync_checksum *c)
+{
+	c->h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+}
+
+void sync_checksum_add(struct sync_checksum *c, const void *data, size_t len)
+{
+	const unsigned __int128 prime = ((unsigned __int128)1 << 88) | 0x13b;
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		c->h ^= p[i];
+		c->h *= prime;
+	}
+}
+
+void sync_checksum_hex(const struct sync_checksum *c, char hex[33])
+{
+	snprintf(hex, 33, "%016llx%016llx", (unsigned long long)(c->h >> 64),
+		 (unsigned long long)(uint64_t)c->h);
+}
+
+static bool hex32_ok(const char *s)
+{
+	if (strlen(s) != 32)
+		return false;
+	for (int i = 0; i < 32; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -249,6 +285,31 @@ int sync_wire_encode(const struct sync_msg *m, uint8_t **out, size_t *len,
 			rc = change_check(&m->changes[i].r, why);
 			put_change(&b, &m->changes[i].r);
 		}
+		break;
+	case SYNC_MSG_STATE_REQ:
+		if (!label_ok(m->node, false) || m->length > SYNC_STATE_CHUNK ||
+		    (m->transfer == 0) != (m->length == 0) || (m->transfer == 0 && m->offset != 0) ||
+		    m->offset > SYNC_STATE_MAX)
+			rc = why_set(why, -EINVAL, "invalid state request");
+		put_str(&b, m->node, 1);
+		put_uint(&b, m->transfer, 8);
+		put_uint(&b, m->offset, 8);
+		put_uint(&b, m->length, 4);
+		break;
+	case SYNC_MSG_STATE_REPLY:
+		if (m->status > SYNC_STATE_ERROR || m->total > SYNC_STATE_MAX ||
+		    !hex32_ok(m->checksum) || m->data_len > SYNC_STATE_CHUNK ||
+		    m->offset > m->total || m->data_len > m->total - m->offset ||
+		    (m->data_len > 0 && !m->data))
+			rc = why_set(why, -EINVAL, "invalid state reply");
+		put_uint(&b, m->status, 1);
+		put_uint(&b, m->transfer, 8);
+		put_uint(&b, m->total, 8);
+		put_bytes(&b, m->checksum, 32);
+		put_uint(&b, m->offset, 8);
+		put_uint(&b, m->data_len, 4);
+		if (rc == 0)
+			put_bytes(&b, m->data, m->data_len);
 		break;
 	default:
 		rc = why_set(why, -EINVAL, "unknown message type %d", (int)m->type);
@@ -578,6 +639,59 @@ int sync_wire_decode(const uint8_t *buf, size_t len, struct sync_msg *m,
 		if (rc == 0)
 			rc = get_changes(&b, m, n);
 		break;
+	case SYNC_MSG_STATE_REQ:
+		rc = get_label(&b, m->node, false, "node");
+		if (rc == 0)
+			rc = get_uint(&b, 8, &m->transfer, "transfer");
+		if (rc == 0)
+			rc = get_uint(&b, 8, &m->offset, "offset");
+		if (rc == 0)
+			rc = get_uint(&b, 4, &n, "length");
+		m->length = (uint32_t)n;
+		if (rc == 0 && (n > SYNC_STATE_CHUNK || (m->transfer == 0) != (n == 0) ||
+				(m->transfer == 0 && m->offset != 0) || m->offset > SYNC_STATE_MAX))
+			rc = why_set(why, -EINVAL, "state request out of range");
+		break;
+	case SYNC_MSG_STATE_REPLY:
+		rc = get_uint(&b, 1, &n, "status");
+		if (rc == 0 && n > SYNC_STATE_ERROR)
+			rc = why_set(why, -EINVAL, "status %u out of range", (unsigned)n);
+		m->status = (uint8_t)n;
+		if (rc == 0)
+			rc = get_uint(&b, 8, &m->transfer, "transfer");
+		if (rc == 0)
+			rc = get_uint(&b, 8, &m->total, "total");
+		if (rc == 0 && m->total > SYNC_STATE_MAX)
+			rc = why_set(why, -EINVAL, "state of %llu bytes is too large",
+				     (unsigned long long)m->total);
+		if (rc == 0)
+			rc = need(&b, 32, "checksum");
+		if (rc == 0) {
+			memcpy(m->checksum, buf + b.pos, 32);
+			m->checksum[32] = '\0';
+			b.pos += 32;
+			if (!hex32_ok(m->checksum))
+				rc = why_set(why, -EINVAL, "checksum is not lowercase hex");
+		}
+		if (rc == 0)
+			rc = get_uint(&b, 8, &m->offset, "offset");
+		if (rc == 0)
+			rc = get_uint(&b, 4, &n, "data length");
+		if (rc == 0 && (n > SYNC_STATE_CHUNK || m->offset > m->total ||
+				n > m->total - m->offset))
+			rc = why_set(why, -EINVAL, "chunk out of range");
+		if (rc == 0)
+			rc = need(&b, n, "data");
+		if (rc == 0 && n > 0) {
+			m->data = malloc(n);
+			if (!m->data)
+				rc = why_set(why, -ENOMEM, "out of memory");
+			else
+				memcpy(m->data, buf + b.pos, n);
+			m->data_len = n;
+			b.pos += n;
+		}
+		break;
 	default:
 		rc = why_set(why, -EPROTO, "unknown message type %u", (unsigned)type);
 	}
@@ -599,7 +713,10 @@ void sync_msg_release(struct sync_msg *m)
 	/* A change that failed half-way freed its own strings. */
 	free(m->changes);
 	free(m->origins);
+	free(m->data);
 	m->changes = NULL;
 	m->origins = NULL;
+	m->data = NULL;
+	m->data_len = 0;
 	m->n_changes = m->n_origins = 0;
 }

@@ -16,6 +16,14 @@
  *   FETCH       node name | origin name | after_seq i64 >= 0 | limit u32 (1..SYNC_FETCH_MAX)
  *   FETCH_REPLY status u8 (SYNC_FETCH_*) | origin name | high i64 >= 0 |
  *               count u16 (<= SYNC_FETCH_MAX) | count x change
+ *   STATE_REQ   node name | transfer u64 | offset u64 | length u32: transfer 0
+ *               and length 0 ask for a new consistent copy of the sender's
+ *               store; otherwise bytes [offset, offset + length) of transfer,
+ *               length 1..SYNC_STATE_CHUNK
+ *   STATE_REPLY status u8 (SYNC_STATE_*) | transfer u64 | total u64
+ *               (<= SYNC_STATE_MAX) | checksum 32 hex bytes (sync_checksum of
+ *               the whole copy) | offset u64 | data u32 length + bytes
+ *               (<= SYNC_STATE_CHUNK, offset + length <= total)
  * change:
  *   op u8 | kind u8 | ns name | name oname (empty exactly for namespace ops) |
  *   version i64 >= 0 | origin name | origin_seq i64 >= 1 | hlc u64 (1..2^63-1) |
@@ -40,6 +48,8 @@
 /* A reply stops adding changes past this size (one body may exceed it). */
 #define SYNC_REPLY_SOFT_MAX (4 * 1024 * 1024)
 #define SYNC_WHY_MAX 128
+#define SYNC_STATE_CHUNK (1024 * 1024)                 /* bytes per STATE_REPLY */
+#define SYNC_STATE_MAX ((uint64_t)4 * 1024 * 1024 * 1024) /* a state copy is refused above */
 
 enum sync_msg_type {
 	SYNC_MSG_HELLO = 1,
@@ -47,6 +57,15 @@ enum sync_msg_type {
 	SYNC_MSG_HEARTBEAT = 3,
 	SYNC_MSG_FETCH = 4,
 	SYNC_MSG_FETCH_REPLY = 5,
+	SYNC_MSG_STATE_REQ = 6,
+	SYNC_MSG_STATE_REPLY = 7,
+};
+
+enum sync_state_status {
+	SYNC_STATE_OK = 0,
+	SYNC_STATE_BUSY = 1,    /* another transfer is under way: retry later */
+	SYNC_STATE_UNKNOWN = 2, /* no such transfer (expired or replaced): start again */
+	SYNC_STATE_ERROR = 3,   /* the sender could not copy its store, or it is too large */
 };
 
 enum sync_fetch_status {
@@ -92,6 +111,13 @@ struct sync_msg {
 	int64_t high;                  /* FETCH_REPLY: the server's origins[origin] */
 	size_t n_changes;              /* CHANGE (1), FETCH_REPLY */
 	struct sync_change *changes;
+	uint64_t transfer;             /* STATE_*: the sender's id of one copy */
+	uint64_t offset;               /* STATE_*: where the chunk starts */
+	uint32_t length;               /* STATE_REQ: bytes wanted */
+	uint64_t total;                /* STATE_REPLY: size of the whole copy */
+	char checksum[33];             /* STATE_REPLY: sync_checksum of the whole copy */
+	uint8_t *data;                 /* STATE_REPLY: owned when decoded, borrowed to encode */
+	size_t data_len;
 };
 
 /*
@@ -115,5 +141,15 @@ int sync_wire_decode(const uint8_t *buf, size_t len, struct sync_msg *m,
 void sync_msg_release(struct sync_msg *m);
 
 const char *sync_msg_type_name(int type);
+
+/* FNV-1a, 128 bits, over a state copy: catches a torn or mis-assembled
+ * transfer (TLS already authenticates the sender). */
+struct sync_checksum {
+	unsigned __int128 h;
+};
+void sync_checksum_init(struct sync_checksum *c);
+void sync_checksum_add(struct sync_checksum *c, const void *data, size_t len);
+/* 32 lowercase hex digits and a NUL. */
+void sync_checksum_hex(const struct sync_checksum *c, char hex[33]);
 
 #endif
