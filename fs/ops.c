@@ -292,13 +292,14 @@ static bool read_only_type(enum fs_type t)
 	}
 }
 
-/* Timeouts of a view inode: snapshots never change; a live view changes
- * with every write, and the watcher only invalidates the live tree. */
+/* Timeouts of a view inode: snapshots never change; the live `.content`
+ * changes with every write, and the watcher invalidates it as it does the
+ * live tree. */
 static double view_timeout(const struct info *i)
 {
 	if (i->type == FS_T_SNAP)
 		return 1.0; /* swarmfs-admin may remove or take snapshots */
-	return i->snap[0] ? FS_TIMEOUT : 0;
+	return FS_TIMEOUT;
 }
 
 /* The store a view reads: the snapshot's (locked for us: release with
@@ -767,16 +768,16 @@ static void lookup_view(fuse_req_t req, const struct info *p, const char *name)
 	default:
 		break;
 	}
-	/* New snapshots (swarmfs-admin) and new live resources must not be
-	 * hidden by a cached negative entry. */
-	t = p->type == FS_T_SNAPSHOTS || (!p->snap[0] && p->type != FS_T_SNAP) ? 0 : FS_TIMEOUT;
+	/* New snapshots (swarmfs-admin) must not be hidden by a cached
+	 * negative entry; new live resources are invalidated by the watcher. */
+	t = p->type == FS_T_SNAPSHOTS ? 0 : FS_TIMEOUT;
 	if (c.type == FS_T_ROOT) {
 		reply_negative_t(req, t);
 		return;
 	}
 	rc = stat_info(&c, &st, &t);
 	if (rc == -ENOENT) {
-		reply_negative_t(req, p->type == FS_T_SNAPSHOTS || !c.snap[0] ? 0 : FS_TIMEOUT);
+		reply_negative_t(req, p->type == FS_T_SNAPSHOTS ? 0 : FS_TIMEOUT);
 		return;
 	}
 	if (rc < 0) {

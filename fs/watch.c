@@ -140,12 +140,25 @@ static void feed_event(const struct change *c)
 	cJSON_free(s);
 }
 
-static void invalidate(const struct change *c)
+/* Requires the table lock: the number of parent/name, 0 when the kernel
+ * was never told about it. */
+static fuse_ino_t child_ino(fuse_ino_t parent, const char *name)
 {
-	fuse_ino_t kino = FS_INO_KIND(c->kind), nsino = 0, fino = 0;
-	char fname[STORE_NAME_MAX + 6];
-	struct fs_inode *in;
+	struct fs_inode *in = parent ? fs_inode_find_name(parent, name) : NULL;
 
+	return in ? in->ino : 0;
+}
+
+/* Invalidates what the kernel may cache about one change below the kind
+ * directory `kino`: the live tree's or that of the live `.content` view,
+ * which shows the same resources and is cached just as long. */
+static void invalidate_below(fuse_ino_t kino, const struct change *c)
+{
+	fuse_ino_t nsino, fino;
+	char fname[STORE_NAME_MAX + 6];
+
+	if (kino == 0)
+		return;
 	if (c->op == STORE_OP_NS_CREATE || c->op == STORE_OP_NS_DELETE) {
 		inval_entry(kino, c->ns);
 		inval_inode(kino);
@@ -153,13 +166,8 @@ static void invalidate(const struct change *c)
 	}
 	snprintf(fname, sizeof(fname), "%s.json", c->name);
 	fs_inode_lock();
-	in = fs_inode_find_name(kino, c->ns);
-	if (in) {
-		nsino = in->ino;
-		in = fs_inode_find_name(nsino, fname);
-		if (in)
-			fino = in->ino;
-	}
+	nsino = child_ino(kino, c->ns);
+	fino = child_ino(nsino, fname);
 	fs_inode_unlock();
 	if (nsino == 0)
 		return; /* the kernel knows nothing below this namespace */
@@ -167,6 +175,17 @@ static void invalidate(const struct change *c)
 	if (fino)
 		inval_inode(fino);
 	inval_inode(nsino);
+}
+
+static void invalidate(const struct change *c)
+{
+	fuse_ino_t vkino;
+
+	invalidate_below(FS_INO_KIND(c->kind), c);
+	fs_inode_lock();
+	vkino = child_ino(child_ino(FS_INO_ROOT, ".content"), store_kind_dir(c->kind));
+	fs_inode_unlock();
+	invalidate_below(vkino, c);
 }
 
 static void run_queue(void)
