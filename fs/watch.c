@@ -1,23 +1,30 @@
-/* watch.c - the watcher thread: follows the store's change log (woken by
- * local commits, otherwise polling every 50 ms so that changes made by other
- * processes on the same store are seen too), feeds the events readers and
- * sends every kernel cache invalidation.  Notify calls are made from here
- * only, holding none of our locks: a notify may wait for a directory lock
- * held by a process whose own request a worker is serving. */
+/* watch.c - the watcher thread: follows the store's change log, feeds the
+ * events readers and sends every kernel cache invalidation.  It wakes at
+ * once for local commits (an eventfd) and for the sidecar's pokes after it
+ * applied remote changes (DATA/notify.sock, store/notify.h), and otherwise
+ * polls every 200 ms so that changes by other writers of the same store
+ * (swarmfs-admin) are seen too.  Notify calls are made from here only,
+ * holding none of our locks: a notify may wait for a directory lock held by
+ * a process whose own request a worker is serving. */
 #include "inode.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 
-#define POLL_MS 50
+#define POLL_MS 200 /* fallback for writers that do not poke */
 #define BATCH 512
 
 struct inval {
@@ -45,17 +52,18 @@ struct batch {
 static pthread_t thread;
 static bool started;
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wcond;
-static bool stop;             /* protected by wlock */
-static bool kicked;           /* protected by wlock */
+static atomic_bool stop;
+static int kick_fd = -1;      /* eventfd: local commits, queued invalidations, stop */
+static int notify_fd = -1;    /* DATA/notify.sock, or -1 */
 static struct inval *queue;   /* protected by wlock */
 
 void fs_watch_kick(void)
 {
-	pthread_mutex_lock(&wlock);
-	kicked = true;
-	pthread_cond_signal(&wcond);
-	pthread_mutex_unlock(&wlock);
+	uint64_t one = 1;
+
+	/* A full counter (never in practice) still leaves the fd readable. */
+	if (kick_fd >= 0 && write(kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_limited(LOG_ERR, "watcher: unable to wake: %s", strerror(errno));
 }
 
 void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino)
@@ -70,9 +78,8 @@ void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino)
 	pthread_mutex_lock(&wlock);
 	iv->next = queue;
 	queue = iv;
-	kicked = true;
-	pthread_cond_signal(&wcond);
 	pthread_mutex_unlock(&wlock);
+	fs_watch_kick();
 }
 
 static void inval_entry(fuse_ino_t parent, const char *name)
@@ -223,25 +230,22 @@ static void *watch_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct timespec ts;
+		struct pollfd pfd[2] = {
+			{ .fd = kick_fd, .events = POLLIN },
+			{ .fd = notify_fd, .events = POLLIN },
+		};
+		uint64_t n;
 
-		pthread_mutex_lock(&wlock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (s ? POLL_MS : 1000) * 1000000L;
-		while (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+		if (poll(pfd, notify_fd >= 0 ? 2 : 1, s ? POLL_MS : 1000) < 0 && errno != EINTR)
+			log_limited(LOG_ERR, "watcher: poll: %s", strerror(errno));
+		if (pfd[0].revents & POLLIN) {
+			if (read(kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+				log_limited(LOG_ERR, "watcher: %s", strerror(errno));
 		}
-		while (!stop && !kicked) {
-			if (pthread_cond_timedwait(&wcond, &wlock, &ts) == ETIMEDOUT)
-				break;
-		}
-		kicked = false;
-		if (stop) {
-			pthread_mutex_unlock(&wlock);
+		if (notify_fd >= 0 && (pfd[1].revents & POLLIN))
+			store_notify_drain(notify_fd);
+		if (atomic_load(&stop))
 			break;
-		}
-		pthread_mutex_unlock(&wlock);
 
 		run_queue();
 		if (s == NULL) {
@@ -282,7 +286,6 @@ static void *watch_main(void *arg)
 
 int fs_watch_start(void)
 {
-	pthread_condattr_t ca;
 	struct store_err err;
 	int rc;
 
@@ -297,10 +300,20 @@ int fs_watch_start(void)
 		start_store = NULL;
 		return rc;
 	}
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&wcond, &ca);
-	pthread_condattr_destroy(&ca);
+	kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (kick_fd < 0) {
+		rc = -errno;
+		store_close(start_store);
+		start_store = NULL;
+		return rc;
+	}
+	/* Without the socket remote changes still show, at the poll's pace. */
+	rc = store_notify_listen(fs.data_dir, &notify_fd);
+	if (rc < 0) {
+		notify_fd = -1;
+		log_msg(LOG_WARNING, "unable to listen on '%s/%s': %s; polling every %d ms",
+			fs.data_dir, STORE_NOTIFY_FILE, strerror(-rc), POLL_MS);
+	}
 	/* Termination signals must reach the loop's thread, whose blocking
 	 * read they interrupt, never this one. */
 	sigset_t block, old;
@@ -315,6 +328,10 @@ int fs_watch_start(void)
 	if (rc != 0) {
 		store_close(start_store);
 		start_store = NULL;
+		store_notify_close(fs.data_dir, notify_fd);
+		notify_fd = -1;
+		close(kick_fd);
+		kick_fd = -1;
 		return -rc;
 	}
 	started = true;
@@ -323,10 +340,8 @@ int fs_watch_start(void)
 
 void fs_watch_request_stop(void)
 {
-	pthread_mutex_lock(&wlock);
-	stop = true;
-	pthread_cond_signal(&wcond);
-	pthread_mutex_unlock(&wlock);
+	atomic_store(&stop, true);
+	fs_watch_kick();
 }
 
 void fs_watch_join(void)
@@ -336,6 +351,11 @@ void fs_watch_join(void)
 	if (started)
 		pthread_join(thread, NULL);
 	started = false;
+	store_notify_close(fs.data_dir, notify_fd);
+	notify_fd = -1;
+	if (kick_fd >= 0)
+		close(kick_fd);
+	kick_fd = -1;
 	q = queue;
 	queue = NULL;
 	while (q) {

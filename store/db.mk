@@ -1,7 +1,7 @@
 # The SQLite side of libstore: open/migrate, writes, change log, status.
 store_db_sources = store/db.c store/db.h store/migrate.c store/hlc.c \
 	store/resource.c store/namespace.c store/changelog.c store/status.c \
-	store/datadir.c
+	store/datadir.c store/notify.c store/notify.h
 
 check_PROGRAMS += tests/unit/test-store tests/unit/test-migrate
 tests_unit_test_store_SOURCES = tests/unit/test-store.c
