@@ -11,6 +11,8 @@
 
 #include "store.h"
 
+struct cJSON;
+
 #define FS_TIMEOUT 60.0 /* entry/attr timeouts: long, with explicit invalidation */
 
 /* Per-mount state: written by main() before the loop starts, read-only after. */
@@ -49,13 +51,30 @@ int64_t fs_now_ms(void);
  * Thread-safe.  `path` is relative to the mount, e.g. "deployments/default/web.json". */
 #define FS_REJECT_MAX 32
 void fs_reject(const char *path, int err, const char *reason);
-struct cJSON;
 /* Appends the ring (oldest first) to the cJSON array `arr`; -ENOMEM on failure. */
 int fs_reject_to_json(struct cJSON *arr);
 void fs_reject_clear(void);
 
 /* status.c: renders status.json.  Returns 0 and a new buffer (free()) or -errno. */
 int fs_status_render(char **out, size_t *len);
+/* Prints item as `jq .` would (2-space indent, trailing newline) into a new
+ * buffer (free()); -ENOMEM. */
+int fs_json_print(const struct cJSON *item, char **out, size_t *len);
+
+/* conflicts.c: conflicts/KIND/NS/NAME@NODE-HLC.json.
+ * fs_conflict_name parses such a file name (false if it is not one);
+ * fs_conflict_file makes one. */
+bool fs_conflict_name(const char *fname, char rname[STORE_NAME_MAX + 1],
+		      char node[STORE_NODE_MAX + 1], uint64_t *hlc);
+void fs_conflict_file(char *buf, size_t size, const char *name, const char *node,
+		      uint64_t hlc);
+/* The file's content: a new buffer (free()), its length and when the loser
+ * was written; -ENOENT when there is no such conflict. */
+int fs_conflict_render(struct store *s, enum store_kind kind, const char *ns,
+		       const char *fname, char **out, size_t *len, int64_t *time_ms);
+/* rm: dismisses the conflict on this node; -ENOENT if none. */
+int fs_conflict_delete(struct store *s, enum store_kind kind, const char *ns,
+		       const char *fname);
 
 /* events.c: the `events` file.  Readers are created at open and freed at
  * release; reads park their request until the watcher feeds lines. */

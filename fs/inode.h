@@ -25,6 +25,9 @@ enum fs_type {
 	FS_T_VKIND,      /* a kind dir inside a view or a snapshot */
 	FS_T_VNS,        /* a namespace dir inside a view or a snapshot */
 	FS_T_VDOC,       /* a document inside a view or a snapshot */
+	FS_T_CKIND,      /* conflicts/KIND/ */
+	FS_T_CNS,        /* conflicts/KIND/NS/ */
+	FS_T_CDOC,       /* conflicts/KIND/NS/NAME@NODE-HLC.json */
 };
 
 #define FS_INO_ROOT 1

@@ -285,11 +285,17 @@ static bool read_only_type(enum fs_type t)
 {
 	switch (t) {
 	case FS_T_SNAP: case FS_T_SNAP_INFO: case FS_T_VIEW: case FS_T_VKIND:
-	case FS_T_VNS: case FS_T_VDOC:
+	case FS_T_VNS: case FS_T_VDOC: case FS_T_CKIND: case FS_T_CNS: case FS_T_CDOC:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* The conflicts/ tree: only `rm` of a file changes it. */
+static bool conflict_type(enum fs_type t)
+{
+	return t == FS_T_CONFLICTS || t == FS_T_CKIND || t == FS_T_CNS || t == FS_T_CDOC;
 }
 
 /* Timeouts of a view inode: snapshots never change; the live `.content`
@@ -502,6 +508,27 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 	case FS_T_SCRATCH:
 		fill_stat(st, i->ino, false, i->size, i->mtime_ms, i->hashed);
 		return 0;
+	case FS_T_CKIND:
+	case FS_T_CNS:
+		/* Conflicts come and go with replication, which the watcher
+		 * does not follow for them: nothing here is cached. */
+		*timeout = 0;
+		fill_stat(st, i->ino, true, 0, fs.started_ms, true);
+		return 0;
+	case FS_T_CDOC: {
+		char *buf = NULL;
+		size_t len = 0;
+		int64_t when = 0;
+		*timeout = 0;
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = fs_conflict_render(s, i->kind, i->ns, i->name, &buf, &len, &when);
+		if (rc < 0)
+			return rc;
+		free(buf);
+		fill_stat(st, i->ino, false, (int64_t)len, when, true);
+		return 0;
+	}
 	default:
 		return stat_view(i, st, timeout);
 	}
@@ -804,6 +831,108 @@ static void lookup_view(fuse_req_t req, const struct info *p, const char *name)
 	}
 }
 
+struct ns_seen {
+	const char *ns;     /* NULL: any */
+	char last[STORE_NAME_MAX + 1];
+	int64_t count;
+	struct fs_handle *h; /* opendir: add each namespace once */
+	int rc;
+};
+
+/* Conflicts come sorted by kind, ns: each new ns follows the previous. */
+static int conflict_ns_cb(const struct store_conflict *c, void *arg)
+{
+	struct ns_seen *n = arg;
+
+	if (n->ns && strcmp(c->ns, n->ns) != 0)
+		return 0;
+	n->count++;
+	if (strcmp(n->last, c->ns) == 0)
+		return 0;
+	snprintf(n->last, sizeof(n->last), "%s", c->ns);
+	if (n->h) {
+		struct fs_dirent e = { .name = c->ns, .type = FS_T_CNS,
+				       .mtime_ms = fs.started_ms };
+		n->rc = fs_handle_add_dirent(n->h, &e);
+		return n->rc;
+	}
+	return 0;
+}
+
+/* Lookup below conflicts/; negative entries are not cached either. */
+static void lookup_conflict(fuse_req_t req, const struct info *p, const char *name)
+{
+	struct fuse_entry_param e;
+	struct ns_seen seen = { .ns = name };
+	struct fs_inode *in;
+	enum store_kind k = p->kind;
+	enum fs_type type;
+	struct store *s;
+	double t;
+	struct info c;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	memset(&c, 0, sizeof(c));
+	switch (p->type) {
+	case FS_T_CONFLICTS:
+		rc = store_kind_from_dir(name, &k);
+		type = FS_T_CKIND;
+		break;
+	case FS_T_CKIND:
+		rc = store_name_valid(name) ? get_store(&s) : -ENOENT;
+		if (rc == 0)
+			rc = store_conflict_list(s, &k, name, conflict_ns_cb, &seen);
+		if (rc == 0 && seen.count == 0) {
+			/* The dir lives as long as its last conflict, and as long
+			 * as the kernel knows it: rm -r removes it after its
+			 * files (rmdir unhashes it). */
+			fs_inode_lock();
+			in = fs_inode_find_name(p->ino, name);
+			if (in == NULL || in->type != FS_T_CNS)
+				rc = -ENOENT;
+			fs_inode_unlock();
+		}
+		type = FS_T_CNS;
+		break;
+	default:
+		rc = 0;
+		type = FS_T_CDOC;
+	}
+	if (rc == -ENOENT) {
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	c.type = type;
+	c.kind = k;
+	c.parent = p->ino;
+	snprintf(c.ns, sizeof(c.ns), "%s", type == FS_T_CNS ? name : p->ns);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	rc = stat_info(&c, &e.attr, &t);
+	if (rc == -ENOENT) {
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, errno_of(rc));
+		return;
+	}
+	fs_inode_lock();
+	rc = take_inode(p->ino, name, type, k, c.ns, &in);
+	if (rc == 0)
+		e.ino = e.attr.st_ino = in->ino;
+	fs_inode_unlock();
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	char rname[STORE_NAME_MAX + 1];
@@ -849,8 +978,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_inode_unlock();
 		reply_negative(req);
 		return;
-	case FS_T_CONFLICTS:
-		reply_negative(req);
+	case FS_T_CONFLICTS: case FS_T_CKIND: case FS_T_CNS:
+		lookup_conflict(req, &p, name);
 		return;
 	case FS_T_SNAPSHOTS: case FS_T_SNAP: case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
 		lookup_view(req, &p, name);
@@ -1129,6 +1258,41 @@ static int open_view(struct fs_inode *in, int flags, struct fs_handle **out,
 	return 0;
 }
 
+/* A conflict file, rendered now; read-only.  A held reference to `in`
+ * passes to the handle on success only. */
+static int open_conflict(struct fs_inode *in, int flags, struct fs_handle **out,
+			 struct fuse_file_info *fi)
+{
+	struct fs_handle *h;
+	struct store *s;
+	struct info i;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		return -EROFS;
+	fs_inode_lock();
+	info_of(in, &i);
+	fs_inode_unlock();
+	rc = get_store(&s);
+	if (rc == 0)
+		rc = fs_conflict_render(s, i.kind, i.ns, i.name, &buf, &len, NULL);
+	if (rc < 0)
+		return rc;
+	rc = fs_handle_new(FS_H_DOC, in, &h);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	h->buf = buf;
+	h->len = len;
+	h->cap = len + 1;
+	fi->direct_io = 1;
+	*out = h;
+	return 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
@@ -1174,6 +1338,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case FS_T_SNAP_INFO:
 	case FS_T_RESTORE:
 		rc = open_view(in, fi->flags, &h, fi);
+		break;
+	case FS_T_CDOC:
+		rc = open_conflict(in, fi->flags, &h, fi);
 		break;
 	default:
 		rc = -EISDIR;
@@ -1916,8 +2083,29 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_T_SNAPSHOTS:
 		rmdir_snapshot(req, parent, name);
 		return;
+	case FS_T_CKIND: {
+		/* rm -r of a conflicts namespace: the dir goes with its last
+		 * conflict, so removing it then succeeds. */
+		struct ns_seen seen = { .ns = name };
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = store_conflict_list(s, &p.kind, name, conflict_ns_cb, &seen);
+		if (rc == 0 && seen.count > 0)
+			rc = -ENOTEMPTY;
+		if (rc == 0) {
+			fs_inode_lock();
+			in = fs_inode_find_name(parent, name);
+			if (in) {
+				fs_inode_unhash(in);
+				fs_inode_maybe_free(in);
+			}
+			fs_inode_unlock();
+		}
+		fuse_reply_err(req, rc < 0 ? errno_of(rc) : 0);
+		return;
+	}
 	case FS_T_CONFLICTS:
-		fuse_reply_err(req, ENOENT);
+		fuse_reply_err(req, EROFS);
 		return;
 	default:
 		fuse_reply_err(req, read_only_type(p.type) ? EROFS : ENOTDIR);
@@ -1975,8 +2163,24 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_T_SNAPSHOTS:
 		fuse_reply_err(req, strcmp(name, ".restore") == 0 ? EPERM : ENOENT);
 		return;
+	case FS_T_CNS:
+		rc = get_store(&s);
+		if (rc == 0)
+			rc = fs_conflict_delete(s, p.kind, p.ns, name);
+		if (rc == 0) {
+			fs_inode_lock();
+			in = fs_inode_find_name(parent, name);
+			if (in) {
+				fs_inode_unhash(in);
+				fs_inode_maybe_free(in);
+			}
+			fs_inode_unlock();
+		}
+		fuse_reply_err(req, rc < 0 ? errno_of(rc) : 0);
+		return;
 	case FS_T_CONFLICTS:
-		fuse_reply_err(req, ENOENT);
+	case FS_T_CKIND:
+		fuse_reply_err(req, EROFS);
 		return;
 	default:
 		fuse_reply_err(req, read_only_type(p.type) ? EROFS : ENOTDIR);
@@ -2343,6 +2547,62 @@ static int list_view(struct fs_handle *h, const struct info *d)
 	}
 }
 
+struct conflict_list {
+	struct fs_handle *h;
+	struct store *s;
+	int rc;
+};
+
+static int add_conflict(const struct store_conflict *c, void *arg)
+{
+	struct conflict_list *l = arg;
+	char fname[NAME_MAX + 1], *buf = NULL;
+	struct fs_dirent e = { .name = fname, .type = FS_T_CDOC, .mtime_ms = c->time_ms };
+	size_t len = 0;
+
+	fs_conflict_file(fname, sizeof(fname), c->name, c->node, c->hlc);
+	/* The listing's size is the file's: render it (conflicts are few). */
+	l->rc = fs_conflict_render(l->s, c->kind, c->ns, fname, &buf, &len, NULL);
+	free(buf);
+	if (l->rc == -ENOENT) {
+		l->rc = 0;
+		return 0;
+	}
+	e.size = (int64_t)len;
+	if (l->rc == 0)
+		l->rc = fs_handle_add_dirent(l->h, &e);
+	return l->rc;
+}
+
+/* Directory snapshot of conflicts/ and below. */
+static int list_conflicts(struct fs_handle *h, const struct info *d)
+{
+	struct ns_seen seen = { .h = h };
+	struct conflict_list l = { .h = h };
+	enum store_kind k = d->kind;
+	struct store *s;
+	int rc = 0;
+
+	if (d->type == FS_T_CONFLICTS) {
+		for (int n = 0; rc == 0 && n < STORE_KIND_COUNT; n++) {
+			struct fs_dirent e = { .name = store_kind_dir(n), .type = FS_T_CKIND,
+					       .kind = n, .mtime_ms = fs.started_ms };
+			rc = fs_handle_add_dirent(h, &e);
+		}
+		return rc;
+	}
+	rc = get_store(&s);
+	if (rc < 0)
+		return rc;
+	if (d->type == FS_T_CKIND) {
+		rc = store_conflict_list(s, &k, NULL, conflict_ns_cb, &seen);
+		return rc < 0 ? rc : seen.rc;
+	}
+	l.s = s;
+	rc = store_conflict_list(s, &k, d->ns, add_conflict, &l);
+	return rc < 0 ? rc : l.rc;
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct list_ctx c = { 0 };
@@ -2405,7 +2665,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fs_inode_unlock();
 		}
 		break;
-	case FS_T_CONFLICTS:
+	case FS_T_CONFLICTS: case FS_T_CKIND: case FS_T_CNS:
+		if (rc == 0)
+			rc = list_conflicts(h, &i);
 		break;
 	case FS_T_SNAPSHOTS: case FS_T_SNAP: case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
 		if (rc == 0)
@@ -2430,6 +2692,7 @@ static void dirent_stat(const struct fs_dirent *e, fuse_ino_t ino, struct stat *
 	case FS_T_RESOURCE:
 	case FS_T_VDOC:
 	case FS_T_SNAP_INFO:
+	case FS_T_CDOC:
 		fill_stat(st, ino, false, e->size, e->mtime_ms, true);
 		break;
 	case FS_T_VIEW: case FS_T_VKIND: case FS_T_VNS:
@@ -2488,6 +2751,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (eino == 0)
 					continue;
 				fs_inode_lock();
+			} else if (plus && conflict_type(d.type)) {
+				if (take_inode(d.ino, e->name, e->type,
+					       e->type == FS_T_CKIND ? e->kind : d.kind,
+					       e->type == FS_T_CNS ? e->name : d.ns, &in) == 0)
+					eino = in->ino;
 			} else if (plus && (read_only_type(d.type) || d.type == FS_T_SNAPSHOTS)) {
 				if (take_view(d.ino, e->name, e->type,
 					      e->type == FS_T_VKIND ? e->kind : d.kind,
@@ -2529,7 +2797,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			ep.attr_timeout = (e->type == FS_T_STATUS || e->type == FS_T_EVENTS)
 						  ? 0 : FS_TIMEOUT;
 			ep.entry_timeout = FS_TIMEOUT;
-			if (!dot && (read_only_type(d.type) || d.type == FS_T_SNAPSHOTS)) {
+			if (!dot && conflict_type(d.type)) {
+				ep.attr_timeout = ep.entry_timeout = 0;
+			} else if (!dot && (read_only_type(d.type) || d.type == FS_T_SNAPSHOTS)) {
 				struct info c = d;
 				c.type = e->type;
 				ep.attr_timeout = ep.entry_timeout = view_timeout(&c);

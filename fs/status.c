@@ -1,13 +1,18 @@
-/* status.c - renders status.json: this node's identity, revision, counts,
- * store size, snapshots, peers and the recent rejected writes, printed with
- * the documents' 2-space layout (cJSON's own printer indents with tabs). */
+/* status.c - renders status.json: this node's identity, revision, digest,
+ * counts, store size, snapshots, the sidecar's peers and counters (from
+ * DATA/sync-status.json) and the recent rejected writes, printed with the
+ * documents' 2-space layout (cJSON's own printer indents with tabs). */
 #include "fs.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 struct sbuf {
 	char *p;
@@ -90,6 +95,153 @@ static void print_item(struct sbuf *b, const cJSON *item, int depth)
 	cJSON_free(s);
 }
 
+int fs_json_print(const cJSON *item, char **out, size_t *len)
+{
+	struct sbuf b = { 0 };
+
+	print_item(&b, item, 0);
+	sb_str(&b, "\n");
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* The sidecar writes DATA/sync-status.json (sync/node.c); its own lock
+ * DATA/swarmfs-sync.lock tells whether it still runs: a flock on that file
+ * in /proc/locks.  Looking there takes no lock, so a sidecar starting now
+ * never finds its lock taken by us. */
+#define SYNC_STATUS "sync-status.json"
+#define SYNC_LOCK "swarmfs-sync.lock"
+
+static bool sidecar_running(void)
+{
+	char path[PATH_MAX + 32], line[256];
+	struct stat sb;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fs.data_dir, SYNC_LOCK);
+	if (stat(path, &sb) < 0)
+		return false;
+	f = fopen("/proc/locks", "re");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		char type[16];
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
+		if (sscanf(line, "%*s %15s %*s %*s %*d %x:%x:%llu", type, &maj, &min, &ino) == 4 &&
+		    strcmp(type, "FLOCK") == 0 && ino == (unsigned long long)sb.st_ino &&
+		    makedev(maj, min) == sb.st_dev)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Reads DATA/sync-status.json; NULL when absent or unreadable. */
+static cJSON *read_sync_status(void)
+{
+	char path[PATH_MAX + 32], *text = NULL;
+	long n;
+	cJSON *j = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fs.data_dir, SYNC_STATUS);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 22) &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		text = malloc((size_t)n + 1);
+		if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
+			text[n] = '\0';
+			j = cJSON_Parse(text);
+		}
+	}
+	free(text);
+	fclose(f);
+	if (j && !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* "sidecar", "peers" (the sidecar's per-peer array) and "replication" (its
+ * counters) from DATA/sync-status.json.  Peers of a sidecar that no longer
+ * runs are shown as it last saw them, but not connected. */
+static int add_sync(cJSON *root)
+{
+	static const char *const counters[] = {
+		"applied", "duplicates", "refused", "gaps", "rejected_frames",
+		"stale_replies", "state_transfers", "state_transfer_bytes",
+		"state_transfer_failures", "state_transfers_served", "tombstones_purged",
+		"updated",
+	};
+	bool running = sidecar_running();
+	cJSON *st = read_sync_status(), *peers, *sync, *p;
+
+	if (cJSON_AddStringToObject(root, "sidecar", running ? "running" : "not running") == NULL) {
+		cJSON_Delete(st);
+		return -ENOMEM;
+	}
+	peers = st ? cJSON_DetachItemFromObjectCaseSensitive(st, "peers") : NULL;
+	if (peers && !cJSON_IsArray(peers)) {
+		cJSON_Delete(peers);
+		peers = NULL;
+	}
+	if (peers == NULL)
+		peers = cJSON_CreateArray();
+	if (peers == NULL || !cJSON_AddItemToObject(root, "peers", peers)) {
+		cJSON_Delete(peers);
+		cJSON_Delete(st);
+		return -ENOMEM;
+	}
+	cJSON_ArrayForEach(p, peers) {
+		if (!running && cJSON_IsObject(p))
+			cJSON_ReplaceItemInObjectCaseSensitive(p, "connected", cJSON_CreateFalse());
+	}
+	/* "sync" already names the store's durability mode. */
+	sync = cJSON_AddObjectToObject(root, "replication");
+	if (sync == NULL) {
+		cJSON_Delete(st);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; st && i < sizeof(counters) / sizeof(counters[0]); i++) {
+		cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(st, counters[i]);
+		if (v && !cJSON_AddItemToObject(sync, counters[i], v))
+			cJSON_Delete(v);
+	}
+	cJSON_Delete(st);
+	return 0;
+}
+
+/* store_digest hashes every live resource: status.json is rendered at
+ * each getattr and open, so the digest is kept until the revision moves. */
+static pthread_mutex_t digest_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t digest_revision = -1;   /* protected by digest_lock */
+static char digest_hex[33];            /* protected by digest_lock */
+
+static int cached_digest(struct store *s, int64_t revision, char hex[33])
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&digest_lock);
+	if (digest_revision != revision) {
+		rc = store_digest(s, digest_hex, NULL);
+		digest_revision = rc == 0 ? revision : -1;
+	}
+	memcpy(hex, digest_hex, 33);
+	pthread_mutex_unlock(&digest_lock);
+	return rc;
+}
+
 static const char *sync_name(enum store_sync_mode m)
 {
 	return m == STORE_SYNC_NORMAL ? "normal" : "full";
@@ -100,7 +252,7 @@ int fs_status_render(char **out, size_t *len)
 	struct store_status st;
 	struct store *s;
 	struct sbuf b = { 0 };
-	char started[32];
+	char started[32], digest[33];
 	cJSON *root, *counts, *store, *snaps, *arr;
 	int rc;
 
@@ -158,9 +310,14 @@ int fs_status_render(char **out, size_t *len)
 		}
 		cJSON_AddNumberToObject(snaps, "interval", (double)fs.snapshot_interval);
 	}
-	cJSON_AddArrayToObject(root, "peers");
-	arr = cJSON_AddArrayToObject(root, "rejected");
-	rc = arr ? fs_reject_to_json(arr) : -ENOMEM;
+	rc = cached_digest(s, st.revision, digest);
+	if (rc == 0 && cJSON_AddStringToObject(root, "digest", digest) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = add_sync(root);
+	arr = rc == 0 ? cJSON_AddArrayToObject(root, "rejected") : NULL;
+	if (rc == 0)
+		rc = arr ? fs_reject_to_json(arr) : -ENOMEM;
 	if (rc == 0 && (counts == NULL || store == NULL || snaps == NULL))
 		rc = -ENOMEM;
 	if (rc == 0) {

@@ -9,6 +9,7 @@ dist_check_SCRIPTS += tests/integration/t0040-durability.sh
 dist_check_SCRIPTS += tests/integration/t0050-persistence.sh
 dist_check_SCRIPTS += tests/integration/t0060-snapshots-admin.sh
 dist_check_SCRIPTS += tests/integration/t0070-snapshots-mount.sh
+dist_check_SCRIPTS += tests/integration/t0080-mount-extras.sh
 
 # Power loss under the store: a test VFS drops unsynced writes at a crash.
 check_PROGRAMS += tests/durability/test-powerloss
