@@ -20,3 +20,4 @@ tests_durability_test_powerloss_LDADD = $(STORE_LIBS)
 # Replication: three nodes on loopback (sync-poke is built by sync/local.mk).
 dist_check_SCRIPTS += tests/integration/t0100-sync.sh
 dist_check_SCRIPTS += tests/integration/t0110-sync-transfer.sh
+dist_check_SCRIPTS += tests/integration/t0110-sync-tls.sh
