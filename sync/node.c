@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "wire.h"
 
 #define RECV_MAX (32 * 1024 * 1024) /* a fetch reply: several 1 MiB bodies */
@@ -169,6 +170,7 @@ struct node {
 	int64_t transfers, transfer_bytes, transfer_failures, purged;
 	atomic_llong transfers_served;
 	int64_t next_purge_ms;
+	bool changed;              /* applied something this turn: poke the mount */
 	struct outgoing out;       /* server thread only */
 	int64_t started_ms;
 	atomic_int fatal;          /* set when the node must stop */
@@ -318,10 +320,12 @@ static int apply_one(struct node *n, const struct store_rchange *r)
 	}
 	rc = store_apply(n->s, r, n->cfg->max_skew_ms, &out, &err);
 	if (rc == 0) {
-		if (out == STORE_APPLY_DUPLICATE)
+		if (out == STORE_APPLY_DUPLICATE) {
 			n->duplicates++;
-		else
+		} else {
 			n->applied++;
+			n->changed = true;
+		}
 		log_msg(LOG_DEBUG, "applied %s#%lld %s %s/%s/%s: %s", r->c.origin,
 			(long long)r->c.origin_seq, store_op_name(r->c.op),
 			store_kind_dir(r->c.kind), r->c.ns, r->c.name,
@@ -591,6 +595,7 @@ static int state_transfer(struct node *n, struct peer *p)
 	/* The merge wrote rows but no change-log entries: the revision did
 	 * not move, so the cached digest must go. */
 	n->digest[0] = '\0';
+	n->changed = true;
 	p->stale = false;
 	p->next_transfer_ms = 0;
 	log_msg(LOG_NOTICE, "state transfer from '%s': %llu bytes, %lld rows taken, %lld conflicts, "
@@ -1508,6 +1513,11 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 			hello(&n, &n.peers[i]);
 		heartbeat(&n);
 		purge(&n);
+		/* Once per turn, not per change: the mount reads the log itself. */
+		if (n.changed) {
+			n.changed = false;
+			store_notify_changed(cfg->data_dir);
+		}
 	}
 	/* A final status: the file says how things stood when we stopped. */
 	n.next_heartbeat_ms = 0;
