@@ -183,9 +183,10 @@ num() { # a number to a sensible precision, or n/a
 		printf f, m }'
 }
 
-# cell KEY [SCALE]: "median (min–max)" of KEY's values divided by SCALE
+# cell KEY [SCALE] [EXPECTED]: "median (min–max)" of KEY's values divided by
+# SCALE, marked when there are fewer than EXPECTED (default $reps) of them
 cell() {
-	local k=$1 s=${2:-1} med lo hi n
+	local k=$1 s=${2:-1} want=${3:-$reps} med lo hi n
 	med=$(stat_of "$k" med)
 	if [ -z "$med" ]; then
 		printf 'n/a'
@@ -195,7 +196,7 @@ cell() {
 	printf '%s (%s–%s)' "$(num "$(awk -v x="$med" -v s="$s" 'BEGIN { print x / s }')")" \
 		"$(num "$(awk -v x="$lo" -v s="$s" 'BEGIN { print x / s }')")" \
 		"$(num "$(awk -v x="$hi" -v s="$s" 'BEGIN { print x / s }')")"
-	[ "$n" -lt "$reps" ] && printf ' [%s of %s reps]' "$n" "$reps"
+	[ "$n" -lt "$want" ] && printf ' [%s of %s samples]' "$n" "$want"
 	return 0
 }
 

@@ -409,10 +409,10 @@ cat <<EOF
 
 | measure | from the change log ($creps runs × 2 nodes) | after A compacted its log to 1,000 entries (1 run) |
 |---|---|---|
-| import of $changes on A (one transaction) | $(cell log.import_s) | $(cell compacted.import_s) |
-| C restarted first (A up to date, B stopped) → equal digests | $(cell log.catchup_C) | $( [ "$compact" = 1 ] && cell compacted.catchup_C || echo skipped) |
-| then B restarted (A and C up to date) → equal digests | $(cell log.catchup_B) | $( [ "$compact" = 1 ] && cell compacted.catchup_B || echo skipped) |
-| **all catch-up samples** | $(cell log.catchup_s) [$(stat_of log.catchup_s n) samples] | $( [ "$compact" = 1 ] && cell compacted.catchup_s || echo skipped) |
+| import of $changes on A (one transaction) | $(cell log.import_s 1 "$creps") | $(cell compacted.import_s 1 1) |
+| C restarted first (A up to date, B stopped) → equal digests | $(cell log.catchup_C 1 "$creps") | $( [ "$compact" = 1 ] && cell compacted.catchup_C 1 1 || echo skipped) |
+| then B restarted (A and C up to date) → equal digests | $(cell log.catchup_B 1 "$creps") | $( [ "$compact" = 1 ] && cell compacted.catchup_B 1 1 || echo skipped) |
+| **all catch-up samples** | $(cell log.catchup_s 1 $((2 * creps))) ($(stat_of log.catchup_s n) samples) | $( [ "$compact" = 1 ] && cell compacted.catchup_s 1 2 || echo skipped) |
 
 ## swarmfs-sync CPU (% of one CPU over the phase) and RSS (MB), median (min–max)
 
@@ -429,9 +429,14 @@ for ph in paced max log.C log.B compacted.C compacted.B; do
 	compacted.B) lbl="then B catching up after compaction" ;;
 	esac
 	[ -z "$(stat_of "cpu.$ph.A" med)" ] && [ -z "$(stat_of "cpu.$ph.C" med)" ] && continue
-	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$lbl" "$(cell "cpu.$ph.A")" \
-		"$(cell "cpu.$ph.B")" "$(cell "cpu.$ph.C")" "$(cell "rss.$ph.A" 1024)" \
-		"$(cell "rss.$ph.B" 1024)" "$(cell "rss.$ph.C" 1024)"
+	case $ph in
+	paced|max) x=$reps ;;
+	log.*) x=$creps ;;
+	*) x=1 ;;
+	esac
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$lbl" "$(cell "cpu.$ph.A" 1 "$x")" \
+		"$(cell "cpu.$ph.B" 1 "$x")" "$(cell "cpu.$ph.C" 1 "$x")" "$(cell "rss.$ph.A" 1024 "$x")" \
+		"$(cell "rss.$ph.B" 1024 "$x")" "$(cell "rss.$ph.C" 1024 "$x")"
 done
 peak=$(for i in 1 2 3; do stat_of "hwm.end.$i" max; done | sort -g | tail -n 1)
 wps=$(stat_of max.repl_per_s med)
