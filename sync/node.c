@@ -138,6 +138,9 @@ struct peer {
 	int64_t rejected;          /* malformed replies from it */
 	bool stale;                /* it answered "compacted" for some origin */
 	int64_t next_transfer_ms;  /* state transfers from it are retried no sooner */
+	nng_dialer sub_dialer;     /* our SUB's connection to its PUB */
+	int64_t sub_since_ms;      /* when sub_dialer was (re)started */
+	int64_t last_beat_ms;      /* its last heartbeat, which only SUB brings */
 };
 
 /* The one state copy the server thread hands out (server thread only). */
@@ -386,6 +389,8 @@ static int request(struct node *n, struct peer *p, const struct sync_msg *m,
  * Fetches origin's changes after ours from peer p and applies them, until we
  * have `want` or the peer has no more.  -ESTALE if its log was compacted.
  */
+static void heartbeat(struct node *n);
+
 static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_t want)
 {
 	for (int round = 0; round < FETCH_ROUNDS && !sync_stop; round++) {
@@ -394,6 +399,9 @@ static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_
 		int64_t have = 0;
 		int rc;
 
+		/* A long catch-up must not silence us: peers would take the
+		 * quiet for a dead connection. */
+		heartbeat(n);
 		store_origin_seq(n->s, origin, &have);
 		if (want > 0 && have >= want)
 			return 0;
@@ -926,7 +934,7 @@ static void on_heartbeat(struct node *n, struct sync_msg *m)
 	p = peer_named(n, m->node);
 	if (!p)
 		return; /* HELLO maps it on a later turn */
-	p->last_heard_ms = now_ms();
+	p->last_heard_ms = p->last_beat_ms = now_ms();
 	p->revision = m->revision;
 	snprintf(p->digest, sizeof(p->digest), "%s", m->digest);
 	free(p->origins);
@@ -1019,6 +1027,38 @@ static void publish_local(struct node *n)
 		if (pb.last == n->published_rev)
 			return;
 		n->published_rev = pb.last;
+	}
+}
+
+/* ---- silent peers ----------------------------------------------------------------------- */
+
+static int dial(struct node *n, nng_socket sock, const char *url, nng_dialer *out);
+
+/*
+ * SUB never sends after its handshake, so a connection whose far end was
+ * reset while packets could not pass (a partition) stays open here for ever
+ * and hears nothing: redial a peer whose heartbeats stopped.  A peer that is
+ * really down costs one redial per interval.
+ */
+static void redial_silent(struct node *n)
+{
+	int64_t limit = 30 * (int64_t)n->cfg->heartbeat_ms, now = now_ms();
+
+	/* Under packet loss a busy peer's heartbeats come late: do not
+	 * mistake that for a dead connection. */
+	if (limit < 5000)
+		limit = 5000;
+	for (int i = 0; i < n->n_peers; i++) {
+		struct peer *p = &n->peers[i];
+		int64_t since = p->last_beat_ms > p->sub_since_ms ? p->last_beat_ms : p->sub_since_ms;
+
+		if (p->self || now - since < limit)
+			continue;
+		log_limited(LOG_INFO, "no heartbeat from '%s' for %lld ms: reconnecting", p->url,
+			    (long long)(now - since));
+		nng_dialer_close(p->sub_dialer);
+		p->sub_since_ms = now;
+		dial(n, n->sub, p->url, &p->sub_dialer);
 	}
 }
 
@@ -1345,7 +1385,7 @@ static int listen_on(struct node *n, nng_socket sock, const char *url)
 	return rc;
 }
 
-static int dial(struct node *n, nng_socket sock, const char *url)
+static int dial(struct node *n, nng_socket sock, const char *url, nng_dialer *out)
 {
 	nng_dialer d;
 	int rc = nng_errno(nng_dialer_create(&d, sock, url));
@@ -1361,6 +1401,8 @@ static int dial(struct node *n, nng_socket sock, const char *url)
 		rc = nng_errno(nng_dialer_start(d, NNG_FLAG_NONBLOCK));
 	if (rc < 0)
 		log_msg(LOG_ERR, "cannot dial '%s': %s", url, strerror(-rc));
+	else if (out)
+		*out = d;
 	return rc;
 }
 
@@ -1436,9 +1478,10 @@ static int open_sockets(struct node *n)
 			return rc;
 		}
 		n->n_peers++;
-		rc = dial(n, n->sub, p->url);
+		rc = dial(n, n->sub, p->url, &p->sub_dialer);
+		p->sub_since_ms = now_ms();
 		if (rc == 0)
-			rc = dial(n, p->req, p->rep_url);
+			rc = dial(n, p->req, p->rep_url, NULL);
 		if (rc < 0)
 			return rc;
 	}
@@ -1512,6 +1555,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 		for (int i = 0; i < n.n_peers && !n.fatal; i++)
 			hello(&n, &n.peers[i]);
 		heartbeat(&n);
+		redial_silent(&n);
 		purge(&n);
 		/* Once per turn, not per change: the mount reads the log itself. */
 		if (n.changed) {

@@ -21,3 +21,5 @@ tests_durability_test_powerloss_LDADD = $(STORE_LIBS)
 dist_check_SCRIPTS += tests/integration/t0100-sync.sh
 dist_check_SCRIPTS += tests/integration/t0110-sync-transfer.sh
 dist_check_SCRIPTS += tests/integration/t0110-sync-tls.sh
+dist_check_SCRIPTS += tests/integration/t0110-sync-partition.sh
+EXTRA_DIST += tests/integration/sync-check.py
