@@ -306,14 +306,19 @@ static int status_json(struct store *s, const struct store_status *st,
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *res, *nss, *store, *snap, *log;
-	char *text = NULL;
+	char *text = NULL, digest[33];
 	size_t len;
-	int rc = -ENOMEM;
+	int rc = store_digest(s, digest, NULL);
 
+	/* The replication digest: equal on nodes that hold the same state. */
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
 	if (!root)
 		goto out;
 	if (!cJSON_AddStringToObject(root, "node", st->node) ||
 	    !cJSON_AddNumberToObject(root, "revision", (double)st->revision) ||
+	    !cJSON_AddStringToObject(root, "digest", digest) ||
 	    !cJSON_AddNumberToObject(root, "schema_version", st->schema_version) ||
 	    !cJSON_AddStringToObject(root, "sync",
 				     st->sync == STORE_SYNC_NORMAL ? "normal" : "full"))
@@ -369,14 +374,17 @@ out:
 static int status_text(struct store *s, const struct store_status *st,
 		       const struct snap_totals *snaps)
 {
-	char total[32], db[32], wal[32], snap[32];
-	int rc;
+	char total[32], db[32], wal[32], snap[32], digest[33];
+	int rc = store_digest(s, digest, NULL);
 
+	if (rc < 0)
+		return rc;
 	format_size(st->db_bytes + st->wal_bytes, total, sizeof(total));
 	format_size(st->db_bytes, db, sizeof(db));
 	format_size(st->wal_bytes, wal, sizeof(wal));
 	printf("%-16s%s\n", "node", st->node);
 	printf("%-16s%" PRId64 "\n", "revision", st->revision);
+	printf("%-16s%s\n", "digest", digest);
 	printf("%-16s%d\n", "schema version", st->schema_version);
 	printf("%-16s%s\n", "synchronous",
 	       st->sync == STORE_SYNC_NORMAL ? "normal" : "full");
