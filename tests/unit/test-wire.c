@@ -80,6 +80,14 @@ static bool msg_eq(const struct sync_msg *a, const struct sync_msg *b)
 			if (!change_eq(&a->changes[i].r, &b->changes[i].r))
 				return false;
 		return true;
+	case SYNC_MSG_STATE_REQ:
+		return strcmp(a->node, b->node) == 0 && a->transfer == b->transfer &&
+		       a->offset == b->offset && a->length == b->length;
+	case SYNC_MSG_STATE_REPLY:
+		return a->status == b->status && a->transfer == b->transfer &&
+		       a->total == b->total && strcmp(a->checksum, b->checksum) == 0 &&
+		       a->offset == b->offset && a->data_len == b->data_len &&
+		       (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
 	}
 	return false;
 }
@@ -127,6 +135,21 @@ static int examples(struct sync_msg *m, int max)
 	m[n].status = SYNC_FETCH_STALE;
 	snprintf(m[n].origin, sizeof(m[n].origin), "node-9");
 	m[n++].high = 3;
+	m[n].type = SYNC_MSG_STATE_REQ; /* start a transfer */
+	snprintf(m[n].node, sizeof(m[n].node), "node-3");
+	n++;
+	m[n].type = SYNC_MSG_STATE_REQ; /* one chunk of it */
+	snprintf(m[n].node, sizeof(m[n].node), "node-3");
+	m[n].transfer = 0xfeedfacecafebeefULL;
+	m[n].offset = 3 * SYNC_STATE_CHUNK;
+	m[n++].length = SYNC_STATE_CHUNK;
+	m[n].type = SYNC_MSG_STATE_REPLY;
+	m[n].transfer = 0xfeedfacecafebeefULL;
+	m[n].total = 100;
+	snprintf(m[n].checksum, sizeof(m[n].checksum), "00112233445566778899aabbccddeeff");
+	m[n].offset = 90;
+	m[n].data = (uint8_t *)"0123456789";
+	m[n++].data_len = 10;
 	return n;
 }
 
@@ -349,10 +372,71 @@ static void test_fuzz(void)
 	ok(other == 0, "100000 random frames (half with a valid header) never crash");
 }
 
+/* State transfer frames: lengths and ranges are checked both ways. */
+static void test_state(void)
+{
+	struct sync_msg m = { .type = SYNC_MSG_STATE_REPLY }, d;
+	struct sync_checksum a, b;
+	char why[SYNC_WHY_MAX], ha[33], hb[33];
+	uint8_t *buf, data[16] = { 0 };
+	size_t len;
+
+	snprintf(m.checksum, sizeof(m.checksum), "%032d", 0);
+	m.total = 10;
+	m.offset = 5;
+	m.data = data;
+	m.data_len = 6;
+	ok(sync_wire_encode(&m, &buf, &len, why) == -EINVAL, "a chunk past the total is not encoded (%s)", why);
+	m.data_len = 5;
+	ok(sync_wire_encode(&m, &buf, &len, why) == 0, "a chunk that ends at the total is");
+	/* Patch the total down to 9 (its last byte is at 12 + 1 + 8 + 7). */
+	buf[12 + 1 + 8 + 7] = 9;
+	ok(sync_wire_decode(buf, len, &d, why) == -EINVAL, "a decoded chunk past the total is refused (%s)", why);
+	buf[12 + 1 + 8 + 7] = 10;
+	buf[12 + 1 + 8 + 8] = 'G';
+	ok(sync_wire_decode(buf, len, &d, why) == -EINVAL, "a checksum that is not hex is refused (%s)", why);
+	free(buf);
+	m.total = SYNC_STATE_MAX + 1;
+	m.data_len = 0;
+	m.offset = 0;
+	ok(sync_wire_encode(&m, &buf, &len, why) == -EINVAL, "a total above SYNC_STATE_MAX is refused");
+
+	memset(&m, 0, sizeof(m));
+	m.type = SYNC_MSG_STATE_REQ;
+	snprintf(m.node, sizeof(m.node), "n1");
+	m.transfer = 5;
+	m.length = SYNC_STATE_CHUNK + 1;
+	ok(sync_wire_encode(&m, &buf, &len, why) == -EINVAL, "a request above SYNC_STATE_CHUNK is refused");
+	m.length = 0;
+	ok(sync_wire_encode(&m, &buf, &len, why) == -EINVAL, "a chunk request of 0 bytes is refused");
+	m.transfer = 0;
+	m.offset = 7;
+	ok(sync_wire_encode(&m, &buf, &len, why) == -EINVAL, "a start with an offset is refused");
+	m.offset = 0;
+	ok(sync_wire_encode(&m, &buf, &len, why) == 0, "a start request encodes");
+	buf[len - 1] = 1; /* length 1 with transfer 0 */
+	ok(sync_wire_decode(buf, len, &d, why) == -EINVAL, "a start asking for bytes is refused (%s)", why);
+	free(buf);
+
+	sync_checksum_init(&a);
+	sync_checksum_add(&a, "hello world", 11);
+	sync_checksum_init(&b);
+	sync_checksum_add(&b, "hello ", 6);
+	sync_checksum_add(&b, "world", 5);
+	sync_checksum_hex(&a, ha);
+	sync_checksum_hex(&b, hb);
+	ok(strcmp(ha, hb) == 0 && strlen(ha) == 32, "the checksum does not depend on chunking (%s)", ha);
+	sync_checksum_init(&b);
+	sync_checksum_add(&b, "hello worle", 11);
+	sync_checksum_hex(&b, hb);
+	ok(strcmp(ha, hb) != 0, "and changes with one byte");
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_fields();
+	test_state();
 	test_fuzz();
 	return done_testing();
 }
