@@ -545,6 +545,134 @@ static void test_cases(void)
 	store_close(r);
 }
 
+/* ---- state transfer and purge --------------------------------------------------- */
+
+static int64_t floor_all(const char *origin, void *arg)
+{
+	(void)origin;
+	(void)arg;
+	return INT64_MAX;
+}
+
+static int64_t floor_none(const char *origin, void *arg)
+{
+	(void)origin;
+	(void)arg;
+	return 0;
+}
+
+/* Merges a fresh snapshot of src into dst; the snapshot is removed after. */
+static int merge_from(struct store *dst, struct store *src, struct store_merge_stats *st)
+{
+	static int n;
+	struct store_snapshot_info info;
+	struct store_err err = { "" };
+	char name[32], path[4096];
+	int rc;
+
+	snprintf(name, sizeof(name), "xfer%d", n++);
+	rc = store_snapshot_create(src, dir, name, false, &info, &err);
+	if (rc < 0) {
+		diag("snapshot: %s", err.msg);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+	rc = store_state_merge(dst, path, -1, st, &err);
+	if (rc < 0)
+		diag("merge: %d %s", rc, err.msg);
+	unlink(path);
+	return rc;
+}
+
+static int64_t count_rows(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void test_state_merge(void)
+{
+	struct store_merge_stats st;
+	struct store *a, *b, *f, *g;
+	struct store_result res;
+	char da[33], db_[33], df[33];
+	int64_t purged = -1, seq = 0;
+	char *x, *y;
+	const char *body = bodies[0];
+
+	rng_state = 4242;
+	a = open_node("alpha", NULL);
+	b = open_node("beta", NULL);
+	f = open_node("fresh", NULL);
+	g = open_node("gamma", NULL);
+	for (int i = 0; i < 40; i++) {
+		fake_now += 7;
+		random_op(a);
+		random_op(b);
+	}
+	/* A fresh node takes everything. */
+	ok(merge_from(f, a, &st) == 0, "a fresh store merges a peer's state (%lld rows)",
+	   (long long)st.resources);
+	store_digest(a, da, NULL);
+	store_digest(f, df, NULL);
+	ok(strcmp(da, df) == 0, "and holds the same live state (digest %s)", df);
+	x = dump_sql(a, resources_sql);
+	y = dump_sql(f, resources_sql);
+	ok(strcmp(x, y) == 0, "the same rows, tombstones included, byte for byte");
+	free(x);
+	free(y);
+	store_origin_seq(f, "alpha", &seq);
+	store_origin_seq(a, "alpha", &purged);
+	ok(seq == purged && seq > 0, "and alpha's high-water mark (%lld)", (long long)seq);
+	ok(merge_from(f, a, &st) == 0 && st.resources == 0 && st.origins == 0,
+	   "merging the same state again changes nothing");
+
+	/* Two nodes that wrote concurrently: b takes a's state, a takes b's
+	 * changes from its log; both end with the same live state. */
+	ok(merge_from(b, a, &st) == 0, "a node with its own writes merges a peer's state "
+	   "(%lld rows taken, %lld conflicts)", (long long)st.resources, (long long)st.conflicts);
+	ok(sync_from(a, b) == 0, "the peer pulls the other's changes from its log");
+	store_digest(a, da, NULL);
+	store_digest(b, db_, NULL);
+	ok(strcmp(da, db_) == 0, "both hold the same live state (%s)", da);
+	x = dump_sql(a, conflicts_sql);
+	y = dump_sql(b, conflicts_sql);
+	ok(strcmp(x, y) == 0, "and the same conflicts");
+	if (strcmp(x, y) != 0)
+		diag("a:\n%s\nb:\n%s", x, y);
+	free(x);
+	free(y);
+
+	/* Purge: not while a peer lacks the delete, then yes. */
+	store_put(a, D, "default", "ghost", body, strlen(body), NULL, &res, NULL);
+	ok(merge_from(g, a, NULL) == 0, "a third node takes a copy holding 'ghost'");
+	store_delete(a, D, "default", "ghost", &res, NULL);
+	ok(store_tombstone_purge(a, floor_none, NULL, &purged, NULL) == 0 && purged == 0,
+	   "no tombstone goes while some peer's mark is 0");
+	ok(store_tombstone_purge(a, floor_all, NULL, &purged, NULL) == 0 && purged > 0,
+	   "all go once every peer has them (%lld)", (long long)purged);
+	ok(count_rows(a, "SELECT count(*) FROM resources WHERE deleted = 1") == 0,
+	   "no tombstone is left");
+	ok(merge_from(g, a, &st) == 0, "the old copy merges the purged state");
+	ok(store_stat(g, D, "default", "ghost", NULL) == -ENOENT,
+	   "and the deleted resource does not survive there");
+	store_digest(g, db_, NULL);
+	store_digest(a, da, NULL);
+	ok(strcmp(da, db_) == 0, "the old copy ends with the peer's live state");
+	ok(merge_from(a, g, &st) == 0 && store_stat(a, D, "default", "ghost", NULL) == -ENOENT,
+	   "nor does it come back the other way");
+	store_close(a);
+	store_close(b);
+	store_close(f);
+	store_close(g);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/test-apply.XXXXXX";
@@ -557,6 +685,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s", tmpl);
 	test_cases();
 	test_random_histories();
+	test_state_merge();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
