@@ -1,5 +1,5 @@
 # Shell integration tests: real tools against a real mount.
-EXTRA_DIST += tests/integration/lib.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/sync-lib.sh
 dist_check_SCRIPTS += tests/integration/t0001-mount.sh
 dist_check_SCRIPTS += tests/integration/t0002-permissions.sh
 dist_check_SCRIPTS += tests/integration/t0010-tools.sh

@@ -6,20 +6,11 @@
 # and, with two nodes and their sidecars, conflicts/KIND/NS/NAME@NODE-HLC.json
 # (content, EROFS for writes, rm dismisses on one node only).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/sync-lib.sh"
+wait_for_step=0.02
 require_fuse
 require_cmd jq python3 diff
 SYNC=${SWARMFS_SYNC:-$top_builddir/sync/swarmfs-sync}
-
-# wait_for SECONDS CMD...: polls CMD every 20 ms until it succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
-		sleep 0.02
-	done
-	return 0
-}
 
 m=$TMP/m
 d=$TMP/d

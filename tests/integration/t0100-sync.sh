@@ -6,47 +6,13 @@
 # restart; malformed frames change nothing and are counted; a second node
 # with a taken name is refused; SIGTERM exits 0.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/sync-lib.sh"
 require_fuse
 require_cmd jq python3 sqlite3
 SYNC=${SWARMFS_SYNC:-$top_builddir/sync/swarmfs-sync}
 POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
 [ -x "$SYNC" ] || skip_all "'$SYNC' not built"
 [ -x "$POKE" ] || skip_all "'$POKE' not built"
-
-# free_ports N: N base ports, each with the next port free as well (a PUB
-# address and its catch-up REP address).
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-found = []
-while len(found) < int(sys.argv[1]):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        socks = []
-        for q in (p, p + 1):
-            s = socket.socket()
-            s.bind(("127.0.0.1", q))
-            socks.append(s)
-        for s in socks:
-            s.close()
-        if p not in found:
-            found.append(p)
-    except OSError:
-        pass
-print(" ".join(map(str, found)))
-EOF
-}
-
-# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
 
 read -r -a ports <<<"$(free_ports 5)"
 url() { echo "tcp://127.0.0.1:${ports[$1]}"; }

@@ -12,6 +12,8 @@
 # acknowledged write, no resurrection and byte-identical nodes.  Skipped when
 # network namespaces cannot be made (no root, no CAP_NET_ADMIN).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/sync-lib.sh"
+wait_for_step=0.1
 require_cmd jq python3 sqlite3 ip nft
 SYNC=${SWARMFS_SYNC:-$top_builddir/sync/swarmfs-sync}
 POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
@@ -93,15 +95,6 @@ start_sync() { # start_sync I
 }
 status() { jq -r "$2" "$TMP/d$1/sync-status.json" 2>/dev/null; }
 write() { "$POKE" write "$TMP/d$1" >>"$TMP/acks$1" 2>>"$TMP/poke.err"; }
-wait_for() {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-	return 0
-}
 sees() { # sees I N: node I hears from N peers
 	[ "$(status "$1" '[.peers[] | select(.connected)] | length')" = "$2" ]
 }

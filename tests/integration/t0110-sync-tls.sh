@@ -5,6 +5,7 @@
 # of another CA can neither connect nor change anything (digests unchanged);
 # a sidecar with tls+tcp:// peers but no certificate refuses to start.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/sync-lib.sh"
 require_cmd jq python3 sqlite3 openssl
 SYNC=${SWARMFS_SYNC:-$top_builddir/sync/swarmfs-sync}
 POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
@@ -34,17 +35,6 @@ while len(found) < int(sys.argv[1]):
         pass
 print(" ".join(map(str, found)))
 PY
-}
-
-# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
-		sleep 0.05
-	done
-	return 0
 }
 
 read -r -a ports <<<"$(free_ports 4)"
