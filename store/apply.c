@@ -146,24 +146,7 @@ static int check_change(const struct store_rchange *rc_, struct store_err *err)
 
 int store_origin_seq(struct store *s, const char *node, int64_t *seq)
 {
-	sqlite3_stmt *st;
-	int rc = store_db_stmt(s, STMT_ORIGIN_GET, &st, NULL);
-
-	*seq = 0;
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = store_db_error(s, rc, "read origin sequence", NULL);
-	}
-	store_db_release(s, STMT_ORIGIN_GET, st);
-	return rc;
+	return store_db_origin_seq(s, node, seq, NULL);
 }
 
 int store_origins(struct store *s, store_origin_cb cb, void *arg)

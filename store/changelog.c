@@ -23,8 +23,8 @@ const char *store_op_name(enum store_op op)
 	return "unknown";
 }
 
-static int origin_seq(struct store *s, const char *node, int64_t *seq,
-		      struct store_err *err)
+int store_db_origin_seq(struct store *s, const char *node, int64_t *seq,
+			struct store_err *err)
 {
 	sqlite3_stmt *st;
 	int rc = store_db_stmt(s, STMT_ORIGIN_GET, &st, err);
@@ -55,7 +55,7 @@ int store_db_change_append(struct store *s, enum store_op op,
 {
 	sqlite3_stmt *st;
 	int64_t seq;
-	int rc = origin_seq(s, s->node, &seq, err);
+	int rc = store_db_origin_seq(s, s->node, &seq, err);
 
 	if (rc < 0)
 		return rc;

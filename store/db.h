@@ -137,6 +137,10 @@ int store_hlc_observe(struct store *s, uint64_t remote, int64_t max_skew_ms,
 
 /* ---- changelog.c ------------------------------------------------------------ */
 
+/* The high-water sequence applied from `node` (0 if none yet). */
+int store_db_origin_seq(struct store *s, const char *node, int64_t *seq,
+			struct store_err *err);
+
 /* Appends a local change (origin = this node, origin_seq = origins[self] + 1)
  * inside a write transaction; *revision gets its revision. */
 int store_db_change_append(struct store *s, enum store_op op,
