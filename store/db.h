@@ -135,6 +135,14 @@ int store_hlc_next(struct store *s, uint64_t *hlc, struct store_err *err);
 int store_hlc_observe(struct store *s, uint64_t remote, int64_t max_skew_ms,
 		      uint64_t *hlc, struct store_err *err);
 
+/* ---- namespace.c ------------------------------------------------------------ */
+
+/* Writes a namespace row (create or tombstone) with a new stamp and logs it
+ * with `source`, inside the caller's write transaction. */
+int store_db_ns_write(struct store *s, enum store_op op, enum store_kind kind,
+		      const char *ns, const char *source, int64_t *revision,
+		      struct store_err *err);
+
 /* ---- changelog.c ------------------------------------------------------------ */
 
 /* The high-water sequence applied from `node` (0 if none yet). */

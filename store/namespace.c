@@ -190,13 +190,44 @@ int store_ns_list(struct store *s, enum store_kind kind, store_ns_cb cb, void *a
 	return rc;
 }
 
+/*
+ * Creates (STORE_OP_NS_CREATE) or tombstones (STORE_OP_NS_DELETE) the
+ * namespace row with a new stamp and logs the change with `source`; the
+ * caller holds a write transaction and has checked the row's state.
+ */
+int store_db_ns_write(struct store *s, enum store_op op, enum store_kind kind,
+		      const char *ns, const char *source, int64_t *revision,
+		      struct store_err *err)
+{
+	enum store_stmt id = op == STORE_OP_NS_CREATE ? STMT_NS_UPSERT : STMT_NS_TOMBSTONE;
+	int64_t now = store_db_now(s);
+	sqlite3_stmt *st;
+	uint64_t hlc;
+	int rc = store_hlc_next(s, &hlc, err);
+
+	if (rc == 0)
+		rc = store_db_stmt(s, id, &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+	sqlite3_bind_text(st, 5, s->node, -1, SQLITE_STATIC);
+	rc = store_db_exec_stmt(s, st, op == STORE_OP_NS_CREATE ? "create namespace"
+								 : "remove namespace", err);
+	store_db_release(s, id, st);
+	if (rc == 0)
+		rc = store_db_change_append(s, op, kind, ns, "", 0, hlc, now, NULL, source,
+					    revision, err);
+	return rc;
+}
+
 int store_ns_create(struct store *s, enum store_kind kind, const char *ns,
 		    struct store_err *err)
 {
 	struct store_db_write w;
-	int64_t created, updated, revision, now;
-	uint64_t hlc;
-	sqlite3_stmt *st;
+	int64_t created, updated, revision;
 	bool live;
 	int rc;
 
@@ -217,23 +248,8 @@ int store_ns_create(struct store *s, enum store_kind kind, const char *ns,
 	if (rc == 0 && live)
 		rc = store_db_errf(err, -EEXIST, "namespace '%s/%s' already exists",
 				   store_kind_dir(kind), ns);
-	now = store_db_now(s);
 	if (rc == 0)
-		rc = store_hlc_next(s, &hlc, err);
-	if (rc == 0)
-		rc = store_db_stmt(s, STMT_NS_UPSERT, &st, err);
-	if (rc == 0) {
-		sqlite3_bind_int(st, 1, kind);
-		sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
-		sqlite3_bind_text(st, 5, s->node, -1, SQLITE_STATIC);
-		rc = store_db_exec_stmt(s, st, "create namespace", err);
-		store_db_release(s, STMT_NS_UPSERT, st);
-	}
-	if (rc == 0)
-		rc = store_db_change_append(s, STORE_OP_NS_CREATE, kind, ns, "", 0, hlc,
-					    now, NULL, NULL, &revision, err);
+		rc = store_db_ns_write(s, STORE_OP_NS_CREATE, kind, ns, NULL, &revision, err);
 	return store_db_write_end(s, &w, rc, err);
 }
 
@@ -291,9 +307,7 @@ int store_ns_delete(struct store *s, enum store_kind kind, const char *ns,
 		    bool recursive, struct store_err *err)
 {
 	struct store_db_write w;
-	int64_t created, updated, count = 0, revision, now;
-	uint64_t hlc;
-	sqlite3_stmt *st;
+	int64_t created, updated, count = 0, revision;
 	bool live;
 	int rc;
 
@@ -319,22 +333,7 @@ int store_ns_delete(struct store *s, enum store_kind kind, const char *ns,
 			rc = store_db_errf(err, -ENOTEMPTY, "namespace '%s/%s' is not empty",
 					   store_kind_dir(kind), ns);
 	}
-	now = store_db_now(s);
 	if (rc == 0)
-		rc = store_hlc_next(s, &hlc, err);
-	if (rc == 0)
-		rc = store_db_stmt(s, STMT_NS_TOMBSTONE, &st, err);
-	if (rc == 0) {
-		sqlite3_bind_int(st, 1, kind);
-		sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
-		sqlite3_bind_text(st, 5, s->node, -1, SQLITE_STATIC);
-		rc = store_db_exec_stmt(s, st, "remove namespace", err);
-		store_db_release(s, STMT_NS_TOMBSTONE, st);
-	}
-	if (rc == 0)
-		rc = store_db_change_append(s, STORE_OP_NS_DELETE, kind, ns, "", 0, hlc,
-					    now, NULL, NULL, &revision, err);
+		rc = store_db_ns_write(s, STORE_OP_NS_DELETE, kind, ns, NULL, &revision, err);
 	return store_db_write_end(s, &w, rc, err);
 }

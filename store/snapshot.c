@@ -616,35 +616,6 @@ int store_snapshot_open(const char *dir, const char *name, struct store **out,
 
 /* ---- restore ---------------------------------------------------------------- */
 
-/* A namespace appearing or vanishing in a restore, logged with its source
- * like the resource changes (store_ns_create/delete record none). */
-static int ns_write(struct store *s, enum store_stmt id, enum store_op op,
-		    enum store_kind kind, const char *ns, const char *source,
-		    int64_t *revision, struct store_err *err)
-{
-	int64_t now = store_db_now(s);
-	sqlite3_stmt *st;
-	uint64_t hlc;
-	int rc = store_hlc_next(s, &hlc, err);
-
-	if (rc == 0)
-		rc = store_db_stmt(s, id, &st, err);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_int(st, 1, kind);
-	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
-	sqlite3_bind_text(st, 5, s->node, -1, SQLITE_STATIC);
-	rc = store_db_exec_stmt(s, st, op == STORE_OP_NS_CREATE ? "create namespace"
-								 : "remove namespace", err);
-	store_db_release(s, id, st);
-	if (rc == 0)
-		rc = store_db_change_append(s, op, kind, ns, "", 0, hlc, now, NULL, source,
-					    revision, err);
-	return rc;
-}
-
 /* Whether the probe `st` (kind, ns[, name] as ?1..?3) finds a live row;
  * returns a SQLite code on failure. */
 static int row_live(sqlite3_stmt *st, int kind, const char *ns, const char *name,
@@ -832,7 +803,7 @@ static int restore_txn(struct store *s, struct store *snap, const char *source,
 		rc = collect_missing(s, NS_LIVE, snap->db, snap_ns, &del_ns, err);
 
 	for (size_t i = 0; rc == 0 && i < add_ns.n; i++)
-		rc = ns_write(s, STMT_NS_UPSERT, STORE_OP_NS_CREATE, add_ns.v[i].kind,
+		rc = store_db_ns_write(s, STORE_OP_NS_CREATE, add_ns.v[i].kind,
 			      add_ns.v[i].ns, source, &res->revision, err);
 	if (rc == 0)
 		rc = restore_bodies(s, snap, source, res, err);
@@ -853,7 +824,7 @@ static int restore_txn(struct store *s, struct store *snap, const char *source,
 	}
 	/* Their resources are gone by now: none of them is in the snapshot. */
 	for (size_t i = 0; rc == 0 && i < del_ns.n; i++)
-		rc = ns_write(s, STMT_NS_TOMBSTONE, STORE_OP_NS_DELETE, del_ns.v[i].kind,
+		rc = store_db_ns_write(s, STORE_OP_NS_DELETE, del_ns.v[i].kind,
 			      del_ns.v[i].ns, source, &res->revision, err);
 out:
 	sqlite3_finalize(live_ns);
