@@ -1,0 +1,1 @@
+# contrib/reconcile/: fragment owned by its subsystem; filled in as it lands.

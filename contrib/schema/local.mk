@@ -1,0 +1,1 @@
+# contrib/schema/: fragment owned by its subsystem; filled in as it lands.

@@ -1,0 +1,1 @@
+# man/: fragment owned by its subsystem; filled in as it lands.

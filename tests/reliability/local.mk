@@ -1,0 +1,1 @@
+# tests/reliability/: fragment owned by its subsystem; filled in as it lands.
