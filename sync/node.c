@@ -164,9 +164,16 @@ struct node {
 	struct peer peers[SYNC_PEERS_MAX];
 	int n_peers;
 	int64_t published_rev;     /* local changes up to here are published */
-	int64_t digest_rev;        /* digest below is of this revision */
+	/* The digest reads the whole state, tens of ms at 100,000 resources:
+	 * the server thread computes it on its own connection, so applying
+	 * never waits for it.  digest and resources are under digest_lock;
+	 * digest_rev belongs to the server thread. */
+	pthread_mutex_t digest_lock;
 	char digest[33];
 	int64_t resources;
+	int64_t digest_rev;        /* digest is of this revision (or newer) */
+	atomic_llong digest_want;  /* the revision the main loop last saw */
+	atomic_bool digest_dirty;  /* rows changed without the revision moving */
 	int64_t next_heartbeat_ms;
 	atomic_llong rejected;     /* all malformed frames, any socket */
 	int64_t applied, duplicates, refused, gaps, stale_replies;
@@ -650,8 +657,8 @@ static int state_transfer(struct node *n, struct peer *p)
 	n->transfers++;
 	n->transfer_bytes += (int64_t)total;
 	/* The merge wrote rows but no change-log entries: the revision did
-	 * not move, so the cached digest must go. */
-	n->digest[0] = '\0';
+	 * not move, so the digest must be computed again all the same. */
+	atomic_store(&n->digest_dirty, true);
 	n->changed = true;
 	p->stale = false;
 	p->next_transfer_ms = 0;
@@ -928,6 +935,36 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 }
 
 /* The server thread: REP has a receive timeout, so it sees sync_stop. */
+/* Server thread: brings the digest up to the revision the main loop saw. */
+static void refresh_digest(struct node *n, struct store *s)
+{
+	bool dirty = atomic_exchange(&n->digest_dirty, false);
+	int64_t revision = 0, count = 0;
+	char hex[33];
+
+	if (!dirty && n->digest_rev >= atomic_load(&n->digest_want))
+		return;
+	if (store_revision(s, &revision) < 0 || store_digest(s, hex, &count) < 0) {
+		log_limited(LOG_ERR, "cannot compute the state digest");
+		atomic_store(&n->digest_dirty, true);
+		return;
+	}
+	pthread_mutex_lock(&n->digest_lock);
+	memcpy(n->digest, hex, sizeof(hex));
+	n->resources = count;
+	pthread_mutex_unlock(&n->digest_lock);
+	n->digest_rev = revision;
+}
+
+/* The digest and resource count as last computed ("" before the first). */
+static void digest_get(struct node *n, char hex[33], int64_t *resources)
+{
+	pthread_mutex_lock(&n->digest_lock);
+	memcpy(hex, n->digest, 33);
+	*resources = n->resources;
+	pthread_mutex_unlock(&n->digest_lock);
+}
+
 static void *server_main(void *arg)
 {
 	struct node *n = arg;
@@ -943,6 +980,7 @@ static void *server_main(void *arg)
 			break;
 		if (n->out.id && now_ms() - n->out.last_used_ms > STATE_IDLE_MS)
 			out_drop(&n->out);
+		refresh_digest(n, n->serve_s);
 		if (rc < 0)
 			continue;
 		rc = sync_wire_decode(buf, len, &m, why);
@@ -1151,29 +1189,23 @@ static int64_t seq_in(const struct sync_origin *v, size_t n, const char *node)
 	return 0;
 }
 
-static void refresh_digest(struct node *n, int64_t revision)
-{
-	if (revision == n->digest_rev && n->digest[0])
-		return;
-	if (store_digest(n->s, n->digest, &n->resources) == 0)
-		n->digest_rev = revision;
-}
-
 static void write_status(struct node *n, const struct origin_acc *mine, int64_t revision)
 {
 	char path[4200], tmp[4300], when[32];
 	cJSON *root = cJSON_CreateObject(), *peers, *origins;
 	char *text;
 	FILE *f;
-	int64_t mono = now_ms();
+	int64_t mono = now_ms(), resources;
+	char digest[33];
 
 	if (!root)
 		return;
+	digest_get(n, digest, &resources);
 	cJSON_AddStringToObject(root, "node", n->self);
 	cJSON_AddStringToObject(root, "listen", n->cfg->listen);
 	cJSON_AddNumberToObject(root, "revision", (double)revision);
-	cJSON_AddStringToObject(root, "digest", n->digest);
-	cJSON_AddNumberToObject(root, "resources", (double)n->resources);
+	cJSON_AddStringToObject(root, "digest", digest);
+	cJSON_AddNumberToObject(root, "resources", (double)resources);
 	cJSON_AddNumberToObject(root, "applied", (double)n->applied);
 	cJSON_AddNumberToObject(root, "duplicates", (double)n->duplicates);
 	cJSON_AddNumberToObject(root, "refused", (double)n->refused);
@@ -1318,18 +1350,20 @@ static void heartbeat(struct node *n)
 {
 	struct origin_acc mine = { 0 };
 	struct sync_msg m = { .type = SYNC_MSG_HEARTBEAT, .nonce = n->nonce };
-	int64_t revision = 0;
+	int64_t revision = 0, resources;
+	char digest[33];
 
 	if (now_ms() < n->next_heartbeat_ms)
 		return;
 	n->next_heartbeat_ms = now_ms() + n->cfg->heartbeat_ms;
 	store_revision(n->s, &revision);
-	refresh_digest(n, revision);
+	atomic_store(&n->digest_want, revision);
+	digest_get(n, digest, &resources);
 	if (store_origins(n->s, origin_add, &mine) < 0)
 		log_limited(LOG_ERR, "cannot read the origins");
 	snprintf(m.node, sizeof(m.node), "%s", n->self);
 	m.revision = revision;
-	snprintf(m.digest, sizeof(m.digest), "%s", n->digest[0] ? n->digest
+	snprintf(m.digest, sizeof(m.digest), "%s", digest[0] ? digest
 				     : "00000000000000000000000000000000");
 	m.origins = mine.v;
 	m.n_origins = mine.n;
@@ -1563,6 +1597,8 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	int rc;
 
 	memset(&n, 0, sizeof(n));
+	pthread_mutex_init(&n.digest_lock, NULL);
+	atomic_store(&n.digest_dirty, true);
 	n.cfg = cfg;
 	n.s = s;
 	n.started_ms = now_ms();
