@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_handle *live; /* protected by live_lock */
+
 int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handle **out)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
@@ -15,6 +18,13 @@ int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handl
 	h->inode = in;
 	h->refs = 1;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&live_lock);
+	h->live_next = live;
+	if (live)
+		live->live_pprev = &h->live_next;
+	h->live_pprev = &live;
+	live = h;
+	pthread_mutex_unlock(&live_lock);
 	*out = h;
 	return 0;
 }
@@ -23,6 +33,11 @@ void fs_handle_free(struct fs_handle *h)
 {
 	if (h == NULL)
 		return;
+	pthread_mutex_lock(&live_lock);
+	*h->live_pprev = h->live_next;
+	if (h->live_next)
+		h->live_next->live_pprev = h->live_pprev;
+	pthread_mutex_unlock(&live_lock);
 	free(h->buf);
 	free(h->ents);
 	free(h->names);
@@ -30,6 +45,24 @@ void fs_handle_free(struct fs_handle *h)
 	fs_inode_unref(h->inode);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void fs_handle_free_all(void)
+{
+	struct fs_handle *h;
+
+	for (;;) {
+		pthread_mutex_lock(&live_lock);
+		h = live;
+		pthread_mutex_unlock(&live_lock);
+		if (h == NULL)
+			break;
+		if (h->type == FS_H_EVENTS && h->reader) {
+			fs_events_release(h->reader);
+			h->reader = NULL;
+		}
+		fs_handle_free(h);
+	}
 }
 
 struct fs_handle *fs_handle_hold(struct fs_handle *h)

@@ -69,6 +69,9 @@ struct fs_handle {
 	char *names;                   /* DIR: the entries' names, NUL-terminated */
 	size_t names_len;
 	size_t names_cap;
+
+	struct fs_handle *live_next;   /* every handle not yet freed; handle.c's lock */
+	struct fs_handle **live_pprev;
 };
 
 /* Returns a new handle holding a reference to `in` (caller already took it:
@@ -78,6 +81,11 @@ int fs_handle_new(enum fs_handle_type type, struct fs_inode *in, struct fs_handl
  * reference.  NULL is a no-op.  Only for a handle nobody else can see (never
  * given to the kernel); a published one goes with fs_handle_put. */
 void fs_handle_free(struct fs_handle *h);
+/* At exit, after the FUSE loop and its threads are gone: frees the handles
+ * the kernel never released (RELEASE is asynchronous, so a close() just
+ * before an unmount or SIGTERM may never reach us), with their events
+ * readers, so that leak checks see only real leaks. */
+void fs_handle_free_all(void);
 /*
  * A reply that sends a handle's own buffer (fuse_reply_buf of h->buf) holds
  * the handle across the reply: the kernel completes the read inside the

@@ -1,6 +1,7 @@
 /* main.c - swarmfs: parses the command line, takes the data dir lock, checks
  * the store, mounts, daemonizes with a readiness pipe, and only then starts
  * the watcher thread and the FUSE loop (fork keeps only the calling thread). */
+#include "handle.h"
 #include "inode.h"
 
 #include <errno.h>
@@ -556,6 +557,7 @@ out_table:
 		report(ready_fd, "unable to start");
 		close(ready_fd);
 	}
+	fs_handle_free_all();
 	fs_store_close_thread();
 	fs_snap_cache_destroy();
 	fs_inode_table_destroy();
