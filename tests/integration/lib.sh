@@ -19,8 +19,18 @@ exec 3>&1
 # is run by hand from a build dir, that dir is the build tree.
 top_builddir=${top_builddir:-$(pwd)}
 SWARMFS=${SWARMFS:-$top_builddir/fs/swarmfs}
+SWARMFS_SYNC=${SWARMFS_SYNC:-$top_builddir/sync/swarmfs-sync}
 SWARMFS_ADMIN=${SWARMFS_ADMIN:-$top_builddir/store/swarmfs-admin}
 export LC_ALL=C
+
+# SWARMFS_TIMEOUT_FACTOR (a whole number, default 1) multiplies the waits
+# for a mount, an exit or a condition: valgrind runs the daemons 20 to 50
+# times slower.
+SWARMFS_TIMEOUT_FACTOR=${SWARMFS_TIMEOUT_FACTOR:-1}
+case $SWARMFS_TIMEOUT_FACTOR in
+'' | *[!0-9]* | 0) SWARMFS_TIMEOUT_FACTOR=1 ;;
+esac
+export SWARMFS_TIMEOUT_FACTOR
 
 # ---- TAP ---------------------------------------------------------------------
 
@@ -96,8 +106,18 @@ bail_out() {
 	exit 1
 }
 
-# done_testing: the plan goes last, so scripts need not count their tests.
+# done_testing: stops the daemons still running (cleanly, so that leak checks
+# run), checks the sanitizer and valgrind reports, then prints the plan: it
+# goes last, so scripts need not count their tests.
 done_testing() {
+	lib_stop_all
+	if [ -n "$lib_checked" ]; then
+		if lib_check_reports; then
+			pass "no sanitizer or valgrind report from any process"
+		else
+			fail "no sanitizer or valgrind report from any process"
+		fi
+	fi
 	echo "1..$tap_n" >&3
 	if [ "$tap_failed" -ne 0 ]; then
 		exit 1
@@ -126,6 +146,78 @@ require_cmd() {
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/swarmfs-test.XXXXXX") || bail_out "unable to create a temp dir"
 TMP=$(realpath "$TMP")
 
+# ---- sanitizers and valgrind -------------------------------------------------
+
+# Every report of AddressSanitizer, LeakSanitizer, UBSan or valgrind from
+# any process of this test goes to one dir, and done_testing fails the test
+# when one names an error: a daemon's leak, reported as it exits after the
+# unmount, would otherwise end up only in a log nobody reads.  The dir is
+# $TMP/reports, or SWARMFS_REPORT_ROOT/<test> (kept) when that is set.
+lib_test_name=$(basename "$0" .sh)
+if [ -n "${SWARMFS_REPORT_ROOT:-}" ]; then
+	SWARMFS_REPORT_DIR=$SWARMFS_REPORT_ROOT/$lib_test_name
+	rm -rf "$SWARMFS_REPORT_DIR"
+else
+	SWARMFS_REPORT_DIR=$TMP/reports
+fi
+mkdir -p "$SWARMFS_REPORT_DIR" || bail_out "unable to create '$SWARMFS_REPORT_DIR'"
+export SWARMFS_REPORT_DIR
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$SWARMFS_REPORT_DIR/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SWARMFS_REPORT_DIR/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
+# Whether this run can produce reports: a sanitizer build, or daemons run
+# under SWARMFS_WRAPPER.  Only then does done_testing add its test point.
+lib_checked=""
+if [ -n "${SWARMFS_WRAPPER:-}" ] ||
+	{ [ -f "$SWARMFS" ] && grep -q __asan_init "$SWARMFS" 2>/dev/null; }; then
+	lib_checked=1
+fi
+
+# SWARMFS_WRAPPER (e.g. "valgrind --leak-check=full --log-file=%q{SWARMFS_REPORT_DIR}/valgrind.%p.log",
+# see tests/valgrind.sh) runs swarmfs and swarmfs-sync under a command:
+# SWARMFS and SWARMFS_SYNC become scripts that exec it, so that a pid the
+# tests signal or wait for is the daemon's own.
+if [ -n "${SWARMFS_WRAPPER:-}" ]; then
+	mkdir -p "$TMP/wrap"
+	lib_wrap() {
+		printf '#!/bin/sh\nexec %s %q "$@"\n' "$SWARMFS_WRAPPER" "$2" >"$TMP/wrap/$1"
+		chmod +x "$TMP/wrap/$1"
+	}
+	[ -x "$SWARMFS" ] && lib_wrap swarmfs "$SWARMFS" && SWARMFS=$TMP/wrap/swarmfs
+	[ -x "$SWARMFS_SYNC" ] && lib_wrap swarmfs-sync "$SWARMFS_SYNC" &&
+		SWARMFS_SYNC=$TMP/wrap/swarmfs-sync
+fi
+export SWARMFS SWARMFS_SYNC
+
+# lib_reports: prints the name of each report that names an error (a
+# sanitizer's log_path file is written only on an error; a valgrind log
+# always, with its error count) and returns 1 when there is one.
+lib_reported=""
+lib_reports() {
+	local f found=0
+	for f in "$SWARMFS_REPORT_DIR"/*; do
+		[ -f "$f" ] || continue
+		case " $lib_reported " in *" $f "*) continue ;; esac
+		if grep -Eq 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]' "$f"; then
+			echo "$f"
+			found=1
+		fi
+	done
+	return $found
+}
+
+# lib_check_reports: diagnostics for each new report; 1 when there was one.
+lib_check_reports() {
+	local f bad=0
+	for f in $(lib_reports); do
+		bad=1
+		lib_reported="$lib_reported $f"
+		diag "report ${f##*/}:"
+		diag "$(grep -E -A14 'ERROR: |runtime error:|definitely lost|ERROR SUMMARY|Invalid|uninitialised' "$f" | head -60)"
+	done
+	return $bad
+}
+
 # "PID MOUNTPOINT" per mount started by mount_swarmfs and not yet unmounted.
 lib_mounts=""
 # Extra pids (background readers, writers) to kill at exit.
@@ -134,14 +226,20 @@ lib_pids=""
 # Commands run first at exit (e.g. stopping a private tmux server).
 lib_cleanup_cmds=""
 
-lib_cleanup() {
-	local entry pid mnt
-	if [ -n "$lib_cleanup_cmds" ]; then
-		eval "$lib_cleanup_cmds"
+# lib_stop_all: the cleanup's commands, then unmounts each mount and sends
+# SIGTERM, and waits for the daemons to exit on their own (a daemon that
+# must be killed never runs its leak check: that is reported).  Returns 1
+# when one had to be killed.
+lib_stop_all() {
+	local entry pid mnt rc=0 cmds=$lib_cleanup_cmds
+	lib_cleanup_cmds=""
+	if [ -n "$cmds" ]; then
+		eval "$cmds"
 	fi
 	for pid in $lib_pids; do
 		kill "$pid" 2>/dev/null
 	done
+	lib_pids=""
 	for entry in $lib_mounts; do
 		pid=${entry%%:*}
 		mnt=${entry#*:}
@@ -150,8 +248,26 @@ lib_cleanup() {
 	done
 	for entry in $lib_mounts; do
 		pid=${entry%%:*}
-		wait_pid_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
+		if ! wait_pid_gone "$pid" $((10 * SWARMFS_TIMEOUT_FACTOR)); then
+			diag "swarmfs (pid $pid) did not exit after an unmount and SIGTERM: killed"
+			kill -9 "$pid" 2>/dev/null
+			rc=1
+		fi
+		wait "$pid" 2>/dev/null
 	done
+	lib_mounts=""
+	return $rc
+}
+
+lib_cleanup() {
+	local status=$?
+	lib_stop_all || status=1
+	# Reports that done_testing did not see (the script stopped early, or
+	# a daemon stopped by the commands above).
+	if [ -n "$lib_checked" ] && ! lib_check_reports; then
+		echo "# a sanitizer or valgrind report came after the last test" >&3
+		[ "$status" -ne 0 ] || status=1
+	fi
 	# Never follow into a mount that survived: --one-file-system.
 	# SWARMFS_TEST_KEEP=1 keeps the temp dir (and swarmfs logs) for a look.
 	if [ -n "${SWARMFS_TEST_KEEP:-}" ]; then
@@ -159,6 +275,7 @@ lib_cleanup() {
 	else
 		rm -rf --one-file-system "$TMP" 2>/dev/null
 	fi
+	exit "$status"
 }
 trap lib_cleanup EXIT
 trap 'exit 130' INT
@@ -216,7 +333,7 @@ mount_swarmfs() {
 	SWARMFS_PID=$!
 	lib_mounts="$lib_mounts $SWARMFS_PID:$mnt"
 	lib_logs[$SWARMFS_PID]=$SWARMFS_LOG
-	deadline=$(($(date +%s) + 15))
+	deadline=$(($(date +%s) + 15 * SWARMFS_TIMEOUT_FACTOR))
 	while ! is_mounted "$mnt"; do
 		if ! kill -0 "$SWARMFS_PID" 2>/dev/null; then
 			diag "swarmfs exited before mounting '$mnt':"
@@ -225,7 +342,7 @@ mount_swarmfs() {
 			return 1
 		fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
-			diag "swarmfs did not mount '$mnt' within 15 s"
+			diag "swarmfs did not mount '$mnt' within $((15 * SWARMFS_TIMEOUT_FACTOR)) s"
 			return 1
 		fi
 		sleep 0.02
@@ -269,11 +386,11 @@ umount_swarmfs() {
 	return $rc
 }
 
-# wait_swarmfs PID: waits (10 s at most) for swarmfs PID to exit and
-# returns its exit status, or 124 after killing it.
+# wait_swarmfs PID: waits (10 s at most, times SWARMFS_TIMEOUT_FACTOR) for
+# swarmfs PID to exit and returns its exit status, or 124 after killing it.
 wait_swarmfs() {
 	local pid=$1 rc
-	if ! wait_pid_gone "$pid" 10; then
+	if ! wait_pid_gone "$pid" $((10 * SWARMFS_TIMEOUT_FACTOR)); then
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		lib_forget_mount "$pid"

@@ -25,9 +25,9 @@ PY
 }
 
 # wait_for SECONDS CMD...: polls CMD every $wait_for_step seconds (default
-# 0.05) until it succeeds.
+# 0.05) until it succeeds; SECONDS is multiplied by SWARMFS_TIMEOUT_FACTOR.
 wait_for() {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000 * ${SWARMFS_TIMEOUT_FACTOR:-1}))
 	shift
 	until "$@"; do
 		[ $(($(date +%s%N) / 1000000)) -ge "$deadline" ] && return 1
