@@ -83,7 +83,8 @@ int fs_events_open(int64_t start_revision, struct fs_events_reader **out);
 void fs_events_release(struct fs_events_reader *r);
 void fs_events_read(fuse_req_t req, struct fs_events_reader *r, size_t size);
 /* Called by the watcher thread only: one JSON line (with newline) for the
- * change at `revision`. */
+ * change at `revision`; readers opened at or after it skip it, and
+ * INT64_MAX reaches every reader. */
 void fs_events_feed(int64_t revision, const char *line, size_t len);
 /* Replies EINTR to all parked reads; called once the loop has ended. */
 void fs_events_shutdown(void);

@@ -277,6 +277,50 @@ void fs_inode_unlock(void)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/* Whether the kernel may cache something of `in` that a state transfer can
+ * change: the live tree, its .content view and conflicts/, never a snapshot
+ * or a scratch file. */
+static bool shows_live_state(const struct fs_inode *in)
+{
+	switch (in->type) {
+	case FS_T_KIND:
+	case FS_T_CONFLICTS:
+	case FS_T_NS:
+	case FS_T_RESOURCE:
+	case FS_T_CKIND:
+	case FS_T_CNS:
+	case FS_T_CDOC:
+		return true;
+	case FS_T_VIEW:
+	case FS_T_VKIND:
+	case FS_T_VNS:
+	case FS_T_VDOC:
+		return in->snap[0] == '\0';
+	default:
+		return false;
+	}
+}
+
+int fs_inode_collect_live(fuse_ino_t **out, size_t *n)
+{
+	fuse_ino_t *v;
+	size_t k = 0;
+
+	pthread_mutex_lock(&table_lock);
+	/* count holds the dynamic inodes; the fixed ones come on top. */
+	v = malloc((count + FS_INO_FIRST_DYNAMIC) * sizeof(*v));
+	for (size_t i = 0; v && i < nbuckets; i++)
+		for (struct fs_inode *in = by_ino[i]; in; in = in->next_ino)
+			if (shows_live_state(in))
+				v[k++] = in->ino;
+	pthread_mutex_unlock(&table_lock);
+	if (v == NULL)
+		return -ENOMEM;
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 struct fs_inode *fs_inode_find(fuse_ino_t ino)
 {
 	struct fs_inode *in = by_ino[hash_ino(ino) & (nbuckets - 1)];

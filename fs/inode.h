@@ -118,6 +118,11 @@ void fs_inode_forget(fuse_ino_t ino, uint64_t nlookup);
 struct fs_inode *fs_inode_ref(fuse_ino_t ino);
 void fs_inode_unref(struct fs_inode *in);
 
+/* The numbers of every inode showing the live state (kind, namespace and
+ * resource dirs and files, the live .content view, conflicts/), for a full
+ * invalidation; *out is malloc'd.  Takes the table lock; -ENOMEM. */
+int fs_inode_collect_live(fuse_ino_t **out, size_t *n);
+
 /* True and the resource name in rname when fname is NAME.json with NAME a
  * DNS label; every other name in a namespace dir is a scratch file. */
 bool fs_resource_name(const char *fname, char rname[STORE_NAME_MAX + 1]);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,43 @@ static void invalidate(const struct change *c)
 	invalidate_below(vkino, c);
 }
 
+/*
+ * After a state transfer: rows changed with no change-log entry, so nothing
+ * says which.  Dropping the kind, .content and conflicts entries from the
+ * root prunes every dentry below them, negative ones included (names the
+ * transfer created), and every live inode the kernel holds loses its cached
+ * attributes and pages.  One event line tells readers of the events stream
+ * to re-read.
+ */
+static void resync(struct store *s)
+{
+	static const char *const tops[] = { ".content", "conflicts" };
+	fuse_ino_t *inos = NULL;
+	size_t n = 0;
+	int64_t revision = 0;
+	char line[96];
+	int len;
+
+	for (int k = 0; k < STORE_KIND_COUNT; k++)
+		inval_entry(FS_INO_ROOT, store_kind_dir((enum store_kind)k));
+	for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
+		inval_entry(FS_INO_ROOT, tops[i]);
+	if (fs_inode_collect_live(&inos, &n) < 0) {
+		log_msg(LOG_ERR, "watcher: out of memory: cached attributes may be stale "
+			"for up to %.0f s", FS_TIMEOUT);
+	}
+	for (size_t i = 0; i < n; i++)
+		inval_inode(inos[i]);
+	free(inos);
+	store_revision(s, &revision);
+	len = snprintf(line, sizeof(line), "{\"revision\":%lld,\"op\":\"resync\"}\n",
+		       (long long)revision);
+	/* Every reader gets it, also one opened at the current revision: the
+	 * merge did not move the revision. */
+	fs_events_feed(INT64_MAX, line, (size_t)len);
+	log_msg(LOG_INFO, "state transfer seen: %zu cached inode(s) invalidated", n);
+}
+
 static void run_queue(void)
 {
 	struct inval *q;
@@ -216,13 +254,14 @@ static void run_queue(void)
 
 static struct store *start_store;  /* handed to the thread at start */
 static int64_t start_revision = -1;
+static int64_t start_transfers = -1;
 
 static void *watch_main(void *arg)
 {
 	struct store *s = start_store;
 	struct store_err err;
 	struct batch *b = malloc(sizeof(*b));
-	int64_t last = start_revision;
+	int64_t last = start_revision, transfers = start_transfers, now_transfers;
 	int rc;
 
 	if (b == NULL) {
@@ -259,7 +298,14 @@ static void *watch_main(void *arg)
 			rc = store_revision(s, &last);
 			if (rc < 0)
 				last = -1;
+			if (store_transfer_count(s, &transfers) < 0)
+				transfers = -1;
 			continue;
+		}
+		if (store_transfer_count(s, &now_transfers) == 0) {
+			if (transfers >= 0 && now_transfers != transfers)
+				resync(s);
+			transfers = now_transfers;
 		}
 		for (;;) {
 			struct store_log_filter f = { .after_revision = last, .limit = BATCH };
@@ -295,6 +341,8 @@ int fs_watch_start(void)
 	if (rc < 0)
 		return rc;
 	rc = store_revision(start_store, &start_revision);
+	if (rc == 0)
+		rc = store_transfer_count(start_store, &start_transfers);
 	if (rc < 0) {
 		store_close(start_store);
 		start_store = NULL;

@@ -1389,6 +1389,24 @@ static int open_peer_state(struct merge *m)
 	return 0;
 }
 
+#define TRANSFERS_KEY "state_transfers"
+
+static int count_transfer(struct store *s, struct store_err *err)
+{
+	int64_t count;
+	bool found;
+	int rc = store_db_meta_get_int(s, TRANSFERS_KEY, &count, &found, err);
+
+	return rc < 0 ? rc : store_db_meta_set_int(s, TRANSFERS_KEY, count + 1, err);
+}
+
+int store_transfer_count(struct store *s, int64_t *count)
+{
+	bool found;
+
+	return store_db_meta_get_int(s, TRANSFERS_KEY, count, &found, NULL);
+}
+
 int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 		      struct store_merge_stats *stats, struct store_err *err)
 {
@@ -1438,6 +1456,9 @@ int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 	/* The resource triggers stashed parents for changes that will not come. */
 	if (rc == 0)
 		rc = store_db_exec(s, "DELETE FROM parent_stash", err);
+	/* Raised marks alone change nothing a reader shows. */
+	if (rc == 0 && m.stats->resources + m.stats->namespaces + m.stats->conflicts > 0)
+		rc = count_transfer(s, err);
 	sqlite3_close(m.src);
 	rc = store_db_write_end(s, &w, rc, err);
 	if (rc == 0)

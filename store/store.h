@@ -611,6 +611,15 @@ int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 		      struct store_merge_stats *stats, struct store_err *err);
 
 /*
+ * How many state transfers have changed this store (rows taken, conflicts
+ * added or tombstones dropped), counted in the merge's own transaction.
+ * Since a merge writes no change-log entries, a reader that follows the log
+ * (the mount's cache invalidation, the events stream) watches this count
+ * instead and re-reads everything when it moves.
+ */
+int store_transfer_count(struct store *s, int64_t *count);
+
+/*
  * Drops tombstones (resource rows with deleted = 1) whose delete every peer
  * has: floor_seq(floor_arg, origin) gives the lowest high-water mark for
  * `origin` over all known peers (0: some peer has none), and a tombstone is

@@ -18,3 +18,6 @@ noinst_PROGRAMS += tests/integration/sync-poke
 tests_integration_sync_poke_SOURCES = tests/integration/sync-poke.c sync/wire.c sync/wire.h
 tests_integration_sync_poke_CPPFLAGS = $(AM_CPPFLAGS) $(NNG_CFLAGS) -I$(top_srcdir)/sync
 tests_integration_sync_poke_LDADD = $(STORE_LIBS) $(NNG_LIBS)
+
+# A state transfer as seen through a mount (cache invalidation, events).
+dist_check_SCRIPTS += tests/integration/t0111-sync-transfer-mount.sh
