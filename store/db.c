@@ -395,6 +395,8 @@ static int setup_node(struct store *s, const struct store_options *opts,
 						   &created_found, err);
 		if (rc == 0 && !created_found)
 			rc = store_db_meta_set_int(s, STORE_META_CREATED, store_db_now(s), err);
+		if (rc == 0 && !created_found)
+			rc = store_db_meta_set_int(s, STORE_META_UNCONFIRMED, 1, err);
 		rc = store_db_write_end(s, &w, rc, err);
 		if (rc < 0)
 			return rc;

@@ -58,6 +58,10 @@ struct store {
 #define STORE_META_NODE "node"
 #define STORE_META_HLC "hlc"
 #define STORE_META_CREATED "created"
+/* Set when a store gets its node name: until swarmfs-sync has compared this
+ * node's sequence with its peers', its own changes may reuse numbers that a
+ * wiped earlier store of the same name already gave out. */
+#define STORE_META_UNCONFIRMED "origin_unconfirmed"
 
 /* ---- db.c ------------------------------------------------------------------- */
 
