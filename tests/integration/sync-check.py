@@ -19,11 +19,18 @@ nodes have converged.  Asserts:
      stamp that is an acknowledged put;
   4. every live resource is an acknowledged put (nothing invented).
 
-usage: sync-check.py --acks FILE [--acks FILE...] DB [DB...]
+--tries FILE takes lines of the same form for writes that were attempted but
+not acknowledged (a crash hit them) and that committed all the same: they may
+be current, supersede others or come back after a delete, but they need not
+survive.  The summary counts the problems by class: lost (2), phantom (3 and
+4), diverged (1) and torn (a live body that is not a JSON object).
+
+usage: sync-check.py --acks FILE [--acks FILE...] [--tries FILE...] DB [DB...]
 Prints one line per problem (at most --max of them) and a summary; exits 0
 when everything holds, 1 otherwise, 2 on bad input.
 """
 import argparse
+import json
 import sqlite3
 import sys
 
@@ -76,14 +83,18 @@ def read_node(path):
 def main():
     ap = argparse.ArgumentParser(description="check a converged swarmfs cluster")
     ap.add_argument("--acks", action="append", default=[], help="sync-poke write output")
+    ap.add_argument("--tries", action="append", default=[],
+                    help="attempted writes that committed without an acknowledgement")
     ap.add_argument("--max", type=int, default=20, help="problems printed at most")
     ap.add_argument("dbs", nargs="+", help="store.db of each node")
     args = ap.parse_args()
 
     problems = []
+    classes = {"lost": 0, "phantom": 0, "diverged": 0, "torn": 0}
 
-    def problem(msg):
+    def problem(msg, cls="diverged"):
         problems.append(msg)
+        classes[cls] += 1
 
     nodes = [read_node(p) for p in args.dbs]
     first = nodes[0]
@@ -97,12 +108,17 @@ def main():
                         f"only in the first {only_a!r:.300}, only here {only_b!r:.300}")
 
     acks = read_acks(args.acks)
+    tries = read_acks(args.tries)
     rows = first["rows"]
     lost = {(c[0], c[1], c[2], c[3], c[4]) for c in first["conflicts"]}
     puts = {}
     deletes = {}
     for a in acks:
         (puts if a["op"] == "put" else deletes).setdefault(a["key"], []).append(a)
+    tried_puts = {}
+    for a in tries:
+        if a["op"] == "put":
+            tried_puts.setdefault(a["key"], []).append(a)
 
     def newest_delete_after(key, s):
         return any(stamp_key(d["hlc"], d["node"]) > s for d in deletes.get(key, []))
@@ -124,7 +140,7 @@ def main():
             if not row and newest_delete_after(key, s):
                 continue
             problem(f"{a['where']}: acknowledged put of {path} ({a['node']} {a['hlc']}) "
-                    f"is lost: current row {row!r}")
+                    f"is lost: current row {row!r}", "lost")
         else:
             if not row:
                 continue
@@ -132,19 +148,28 @@ def main():
                 if not row[2] and stamp_key(row[0], row[1]) != s:
                     # Live again: only by a newer acknowledged put.
                     if not any(stamp_key(p["hlc"], p["node"]) == stamp_key(row[0], row[1])
-                               for p in puts.get(key, [])):
+                               for p in puts.get(key, []) + tried_puts.get(key, [])):
                         problem(f"{a['where']}: {path} came back after its delete "
-                                f"with a stamp nobody acknowledged: {row!r}")
+                                f"with a stamp nobody acknowledged: {row!r}", "phantom")
                 continue
             problem(f"{a['where']}: deleted {path} came back: current row {row!r} is older "
-                    f"than the delete ({a['node']} {a['hlc']})")
+                    f"than the delete ({a['node']} {a['hlc']})", "phantom")
 
-    acked = {(a["key"], a["hlc"], a["node"]) for a in acks if a["op"] == "put"}
+    acked = {(a["key"], a["hlc"], a["node"]) for a in acks + tries if a["op"] == "put"}
     if acks:
         for r in first["live"]:
             key = (r[0], r[1], r[2])
             if (key, r[8], r[7]) not in acked:
-                problem(f"live deployments/{r[1]}/{r[2]} ({r[7]} {r[8]}) was never acknowledged")
+                problem(f"live deployments/{r[1]}/{r[2]} ({r[7]} {r[8]}) was never acknowledged",
+                        "phantom")
+    for r in first["live"]:
+        try:
+            whole = isinstance(json.loads(r[3]), dict)
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            problem(f"live {r[0]}/{r[1]}/{r[2]} has a body that is not a JSON object: "
+                    f"{r[3]!r:.120}", "torn")
 
     for p in problems[:args.max]:
         print("sync-check: " + p)
@@ -155,6 +180,7 @@ def main():
           f"({sum(len(v) for v in puts.values())} puts, "
           f"{sum(len(v) for v in deletes.values())} deletes): "
           f"{len(problems)} problem(s)")
+    print("sync-check: " + " ".join(f"{k}={v}" for k, v in classes.items()))
     return 1 if problems else 0
 
 
