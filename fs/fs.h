@@ -60,6 +60,31 @@ int fs_status_render(char **out, size_t *len);
 /* Prints item as `jq .` would (2-space indent, trailing newline) into a new
  * buffer (free()); -ENOMEM. */
 int fs_json_print(const struct cJSON *item, char **out, size_t *len);
+/* DATA/sync-status.json as the sidecar last wrote it: a new tree (caller
+ * frees with cJSON_Delete) and, if mtime_ms is not NULL, when the file was
+ * written; NULL when absent or unreadable. */
+struct cJSON *fs_sync_status_read(int64_t *mtime_ms);
+/* Whether swarmfs-sync holds its lock on this data dir. */
+bool fs_sidecar_running(void);
+
+/* metrics.c: the `metrics` file (Prometheus text format 0.0.4).  The
+ * counting functions are thread-safe and take no lock the caller holds. */
+enum fs_write_op {
+	FS_WRITE_PUT,
+	FS_WRITE_DELETE,
+	FS_WRITE_RENAME,
+	FS_WRITE_MKNS,
+	FS_WRITE_RMNS,
+	FS_WRITE_OP_COUNT,
+};
+/* Counts one change committed through the mount. */
+void fs_metrics_write(enum store_kind kind, enum fs_write_op op);
+/* Counts one whole-state restore through snapshots/.restore. */
+void fs_metrics_restore(void);
+/* Counts one rejected write (called by fs_reject). */
+void fs_metrics_reject(int err, const char *reason);
+/* Renders the metrics: 0 and a new buffer (free()) or -errno. */
+int fs_metrics_render(char **out, size_t *len);
 
 /* conflicts.c: conflicts/KIND/NS/NAME@NODE-HLC.json.
  * fs_conflict_name parses such a file name (false if it is not one);

@@ -16,7 +16,7 @@ static struct fs_inode **by_name;  /* protected by table_lock */
 static size_t nbuckets;            /* protected by table_lock */
 static size_t count;               /* protected by table_lock */
 static fuse_ino_t next_ino = FS_INO_FIRST_DYNAMIC; /* protected by table_lock */
-static struct fs_inode *fixed[FS_INO_CONFLICTS + 1];
+static struct fs_inode *fixed[FS_INO_FIRST_DYNAMIC];
 
 /* ---- interned strings ----------------------------------------------------
  * Namespace and snapshot names, shared by every inode below them: 100,000
@@ -244,6 +244,7 @@ void fs_inode_table_init(void)
 	init_fixed(FS_INO_EVENTS, FS_T_EVENTS, FS_INO_ROOT, "events");
 	init_fixed(FS_INO_SNAPSHOTS, FS_T_SNAPSHOTS, FS_INO_ROOT, "snapshots");
 	init_fixed(FS_INO_CONFLICTS, FS_T_CONFLICTS, FS_INO_ROOT, "conflicts");
+	init_fixed(FS_INO_METRICS, FS_T_METRICS, FS_INO_ROOT, "metrics");
 }
 
 void fs_inode_table_destroy(void)

@@ -12,6 +12,7 @@ enum fs_type {
 	FS_T_KIND,       /* deployments/ ... */
 	FS_T_STATUS,
 	FS_T_EVENTS,
+	FS_T_METRICS,    /* metrics: Prometheus text, rendered at open */
 	FS_T_SNAPSHOTS,
 	FS_T_CONFLICTS,
 	FS_T_NS,         /* KIND/NS/ */
@@ -36,6 +37,7 @@ enum fs_type {
 #define FS_INO_EVENTS 7
 #define FS_INO_SNAPSHOTS 8
 #define FS_INO_CONFLICTS 9
+#define FS_INO_METRICS 10
 #define FS_INO_FIRST_DYNAMIC 16
 
 /*

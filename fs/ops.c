@@ -443,12 +443,14 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 	case FS_T_ROOT: case FS_T_KIND: case FS_T_SNAPSHOTS: case FS_T_CONFLICTS:
 		fill_stat(st, i->ino, true, 0, fs.started_ms, true);
 		return 0;
-	case FS_T_STATUS: {
+	case FS_T_STATUS:
+	case FS_T_METRICS: {
 		char *buf;
 		size_t len = 0;
 		/* Report the exact length of what a read would return now:
 		 * tar and rsync copy exactly st_size bytes. */
-		rc = fs_status_render(&buf, &len);
+		rc = i->type == FS_T_STATUS ? fs_status_render(&buf, &len)
+					    : fs_metrics_render(&buf, &len);
 		if (rc == 0)
 			free(buf);
 		/* A fixed time: tar and rsync must not think the file changes
@@ -568,6 +570,8 @@ static fuse_ino_t root_child(const char *name)
 		return FS_INO_KIND(k);
 	if (strcmp(name, "status.json") == 0)
 		return FS_INO_STATUS;
+	if (strcmp(name, "metrics") == 0)
+		return FS_INO_METRICS;
 	if (strcmp(name, "events") == 0)
 		return FS_INO_EVENTS;
 	if (strcmp(name, "snapshots") == 0)
@@ -1069,6 +1073,7 @@ static void note_commit(struct store *s, fuse_ino_t ino, enum store_kind kind,
 	fs_inode_unlock();
 	inval_attr(ino);
 	fs_watch_kick();
+	fs_metrics_write(kind, FS_WRITE_PUT);
 }
 
 /*
@@ -1307,16 +1312,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	switch (in->type) {
 	case FS_T_STATUS:
+	case FS_T_METRICS:
 	case FS_T_EVENTS:
 		if (acc != O_RDONLY) {
 			rc = -EACCES;
 			break;
 		}
-		rc = fs_handle_new(in->type == FS_T_STATUS ? FS_H_STATUS : FS_H_EVENTS, in, &h);
+		rc = fs_handle_new(in->type == FS_T_EVENTS ? FS_H_EVENTS : FS_H_STATUS, in, &h);
 		if (rc < 0)
 			break;
 		if (in->type == FS_T_STATUS) {
 			rc = fs_status_render(&h->buf, &h->len);
+		} else if (in->type == FS_T_METRICS) {
+			rc = fs_metrics_render(&h->buf, &h->len);
 		} else {
 			int64_t rev = 0;
 			rc = get_store(&s);
@@ -1573,6 +1581,7 @@ static int commit_restore(struct fs_handle *h)
 	h->rejected = 0;
 	log_msg(LOG_NOTICE, "restored snapshot '%s' (revision %lld, %lld ms)", name,
 		(long long)res.revision, (long long)(fs_now_ms() - t0));
+	fs_metrics_restore();
 	fs_watch_kick();
 	return 0;
 }
@@ -1715,6 +1724,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		switch (i.type) {
 		case FS_T_STATUS:
+		case FS_T_METRICS:
 		case FS_T_EVENTS:
 			rc = -EACCES;
 			break;
@@ -2033,7 +2043,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (p.type != FS_T_KIND) {
 		fuse_reply_err(req, p.type == FS_T_RESOURCE || p.type == FS_T_SCRATCH ||
 					    p.type == FS_T_STATUS || p.type == FS_T_EVENTS ||
-					    p.type == FS_T_RESTORE
+					    p.type == FS_T_METRICS || p.type == FS_T_RESTORE
 				    ? ENOTDIR : EPERM);
 		return;
 	}
@@ -2047,6 +2057,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, errno_of(rc));
 		return;
 	}
+	fs_metrics_write(p.kind, FS_WRITE_MKNS);
 	fs_watch_kick();
 	fs_inode_lock();
 	rc = take_inode(parent, name, FS_T_NS, p.kind, name, &in);
@@ -2126,6 +2137,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, errno_of(rc));
 		return;
 	}
+	fs_metrics_write(p.kind, FS_WRITE_RMNS);
 	fs_inode_lock();
 	in = fs_inode_find_name(parent, name);
 	if (in) {
@@ -2190,6 +2202,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = get_store(&s);
 		if (rc == 0)
 			rc = store_delete(s, p.kind, p.ns, rname, &res, &err);
+		if (rc == 0)
+			fs_metrics_write(p.kind, FS_WRITE_DELETE);
 		fs_inode_lock();
 		in = fs_inode_find_name(parent, name);
 		if (rc == -ENOENT && in && in->pending)
@@ -2302,8 +2316,12 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			struct store_meta m;
 			if (store_stat(s, p.kind, p.ns, drn, &m) == 0)
 				rc = store_delete(s, p.kind, p.ns, drn, &res, &err);
+			if (rc == 0)
+				fs_metrics_write(p.kind, FS_WRITE_DELETE);
 		} else {
 			rc = store_rename(s, p.kind, p.ns, srn, drn, &res, &err);
+			if (rc == 0)
+				fs_metrics_write(p.kind, FS_WRITE_RENAME);
 		}
 	} else if (!src_res && dst_res) {
 		char *data;
@@ -2319,6 +2337,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			}
 			if (rc < 0)
 				fs_reject(path, errno_of(rc), err.msg);
+			else
+				fs_metrics_write(p.kind, FS_WRITE_PUT);
 			free(data);
 		}
 	} else if (src_res && !dst_res) {
@@ -2333,8 +2353,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = fs_scratch_set(content, doc, len);
 		if (rc == 0 && !src_pending)
 			rc = store_delete(s, p.kind, p.ns, srn, &res, &err);
-		if (rc == 0 && !src_pending)
+		if (rc == 0 && !src_pending) {
+			fs_metrics_write(p.kind, FS_WRITE_DELETE);
 			moved_note(p.kind, p.ns, srn, meta.version, res.revision);
+		}
 		free(doc);
 	}
 	if (rc < 0) {
@@ -2638,6 +2660,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (rc == 0)
 			rc = add_fixed(h, "events", FS_INO_EVENTS, FS_T_EVENTS);
 		if (rc == 0)
+			rc = add_fixed(h, "metrics", FS_INO_METRICS, FS_T_METRICS);
+		if (rc == 0)
 			rc = add_fixed(h, "snapshots", FS_INO_SNAPSHOTS, FS_T_SNAPSHOTS);
 		if (rc == 0)
 			rc = add_fixed(h, "conflicts", FS_INO_CONFLICTS, FS_T_CONFLICTS);
@@ -2702,6 +2726,7 @@ static void dirent_stat(const struct fs_dirent *e, fuse_ino_t ino, struct stat *
 		fill_stat(st, ino, false, e->size, e->mtime_ms, true);
 		break;
 	case FS_T_STATUS:
+	case FS_T_METRICS:
 	case FS_T_EVENTS:
 		fill_stat(st, ino, false, 0, e->mtime_ms, true);
 		break;
@@ -2794,7 +2819,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			dirent_stat(e, eino, &ep.attr);
 			/* "." and ".." carry no lookup: the kernel skips them. */
 			ep.ino = dot ? 0 : eino;
-			ep.attr_timeout = (e->type == FS_T_STATUS || e->type == FS_T_EVENTS)
+			ep.attr_timeout = (e->type == FS_T_STATUS || e->type == FS_T_EVENTS ||
+					   e->type == FS_T_METRICS)
 						  ? 0 : FS_TIMEOUT;
 			ep.entry_timeout = FS_TIMEOUT;
 			if (!dot && conflict_type(d.type)) {

@@ -29,6 +29,7 @@ void fs_reject(const char *path, int err, const char *reason)
 	if (reason == NULL || reason[0] == '\0')
 		reason = strerror(err);
 	log_limited(LOG_WARNING, "rejected write to '%s': %s", path, reason);
+	fs_metrics_reject(err, reason);
 	pthread_mutex_lock(&ring_lock);
 	r = &ring[ring_next];
 	r->time_ms = fs_now_ms();

@@ -117,7 +117,7 @@ int fs_json_print(const cJSON *item, char **out, size_t *len)
 #define SYNC_STATUS "sync-status.json"
 #define SYNC_LOCK "swarmfs-sync.lock"
 
-static bool sidecar_running(void)
+bool fs_sidecar_running(void)
 {
 	char path[PATH_MAX + 32], line[256];
 	struct stat sb;
@@ -144,10 +144,10 @@ static bool sidecar_running(void)
 	return found;
 }
 
-/* Reads DATA/sync-status.json; NULL when absent or unreadable. */
-static cJSON *read_sync_status(void)
+cJSON *fs_sync_status_read(int64_t *mtime_ms)
 {
 	char path[PATH_MAX + 32], *text = NULL;
+	struct stat sb;
 	long n;
 	cJSON *j = NULL;
 	FILE *f;
@@ -156,6 +156,8 @@ static cJSON *read_sync_status(void)
 	f = fopen(path, "re");
 	if (f == NULL)
 		return NULL;
+	if (mtime_ms && fstat(fileno(f), &sb) == 0)
+		*mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 22) &&
 	    fseek(f, 0, SEEK_SET) == 0) {
 		text = malloc((size_t)n + 1);
@@ -184,8 +186,8 @@ static int add_sync(cJSON *root)
 		"state_transfer_failures", "state_transfers_served", "tombstones_purged",
 		"updated",
 	};
-	bool running = sidecar_running();
-	cJSON *st = read_sync_status(), *peers, *sync, *p;
+	bool running = fs_sidecar_running();
+	cJSON *st = fs_sync_status_read(NULL), *peers, *sync, *p;
 
 	if (cJSON_AddStringToObject(root, "sidecar", running ? "running" : "not running") == NULL) {
 		cJSON_Delete(st);
