@@ -389,7 +389,8 @@ static int get_label(struct rbuf *b, char *out, bool may_be_empty, const char *w
 	memcpy(out, b->p + b->pos, n);
 	out[n] = '\0';
 	b->pos += n;
-	if (n == 0 ? !may_be_empty : !store_name_valid(out))
+	/* strlen: a NUL inside would pass the check as a shorter name */
+	if (n == 0 ? !may_be_empty : strlen(out) != n || !store_name_valid(out))
 		return why_set(b->why, -EINVAL, "invalid %s", what);
 	return 0;
 }
