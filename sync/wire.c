@@ -249,7 +249,7 @@ int sync_wire_encode(const struct sync_msg *m, uint8_t **out, size_t *len,
 	case SYNC_MSG_HEARTBEAT:
 		if (!label_ok(m->node, false))
 			rc = why_set(why, -EINVAL, "invalid node name");
-		else if (m->n_origins > SYNC_ORIGINS_MAX || strlen(m->digest) != 32 ||
+		else if (m->n_origins > SYNC_ORIGINS_MAX || !hex32_ok(m->digest) ||
 			 m->revision < 0)
 			rc = why_set(why, -EINVAL, "invalid heartbeat");
 		put_str(&b, m->node, 1);
