@@ -417,7 +417,7 @@ static int read_main(const char *mnt, int rid, const struct opts *o)
 		}
 		closedir(d);
 		for (int i = 0; i < n && !stop; i++) {
-			char path[4600];
+			char path[8800];
 			size_t len = 0;
 			int rc;
 
