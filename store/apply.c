@@ -149,6 +149,55 @@ int store_origin_seq(struct store *s, const char *node, int64_t *seq)
 	return store_db_origin_seq(s, node, seq, NULL);
 }
 
+int store_origin_unconfirmed(struct store *s, bool *unconfirmed)
+{
+	int64_t value;
+
+	return store_db_meta_get_int(s, STORE_META_UNCONFIRMED, &value, unconfirmed, NULL);
+}
+
+int store_origin_confirm(struct store *s, int64_t shift, int64_t *moved,
+			 struct store_err *err)
+{
+	struct store_db_write w;
+	sqlite3_stmt *st = NULL;
+	int64_t n = 0;
+	int rc;
+
+	if (shift < 0)
+		return store_db_errf(err, -EINVAL, "negative sequence shift %lld", (long long)shift);
+	rc = store_db_write_begin(s, &w, err);
+	if (rc < 0)
+		return rc;
+	if (shift > 0) {
+		rc = prep(s, "UPDATE changes SET origin_seq = origin_seq + ?1 WHERE origin = ?2",
+			  &st, err);
+		if (rc == 0) {
+			sqlite3_bind_int64(st, 1, shift);
+			sqlite3_bind_text(st, 2, s->node, -1, SQLITE_STATIC);
+			rc = run(s, st, "renumber this node's changes", err);
+			if (rc == 0)
+				n = sqlite3_changes64(s->db);
+		}
+		if (rc == 0)
+			rc = prep(s, "UPDATE origins SET seq = seq + ?1 WHERE node = ?2", &st, err);
+		if (rc == 0) {
+			sqlite3_bind_int64(st, 1, shift);
+			sqlite3_bind_text(st, 2, s->node, -1, SQLITE_STATIC);
+			rc = run(s, st, "renumber this node's high-water mark", err);
+		}
+		if (rc == 0)
+			rc = store_db_meta_set_int(s, STORE_META_EARLIER, shift, err);
+	}
+	if (rc == 0)
+		rc = store_db_exec(s, "DELETE FROM meta WHERE key = '" STORE_META_UNCONFIRMED "'",
+				   err);
+	rc = store_db_write_end(s, &w, rc, err);
+	if (rc == 0 && moved)
+		*moved = n;
+	return rc;
+}
+
 int store_origins(struct store *s, store_origin_cb cb, void *arg)
 {
 	sqlite3_stmt *st;
@@ -925,6 +974,9 @@ struct merge {
 	const char *path;
 	struct store_merge_stats *stats;
 	struct store_err *err;
+	/* This node's own changes up to here were an earlier store's, not
+	 * ours: store_origin_confirm renumbered ours above them. */
+	int64_t earlier;
 };
 
 static int src_error(struct merge *m, int rc, const char *what)
@@ -1023,6 +1075,22 @@ static int seen_by(sqlite3 *holder, sqlite3 *viewer, enum store_kind kind, const
 	return rc;
 }
 
+/* Whether this node has seen the peer's change c: by our marks, except that
+ * our own numbers up to m->earlier were given out by an earlier store of
+ * our name (a wiped data dir), whose changes we have not seen. */
+static int seen_here(struct merge *m, const struct store_change *c, bool *seen)
+{
+	int64_t seq;
+	int rc = seen_by(m->src, m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin, seen);
+
+	if (rc < 0 || !*seen || m->earlier == 0 || strcmp(c->origin, m->s->node) != 0)
+		return rc;
+	rc = seq_of(m->src, c->kind, c->ns, c->name, c->hlc, c->origin, &seq);
+	if (rc == 0 && seq <= m->earlier)
+		*seen = false;
+	return rc;
+}
+
 /* Whether some change in db's log names (hlc, node) as its parent. */
 static int child_in(sqlite3 *db, enum store_kind kind, const char *ns, const char *name,
 		    uint64_t hlc, const char *node, bool *found)
@@ -1091,7 +1159,7 @@ static int merge_resource(struct merge *m, sqlite3_stmt *st)
 	}
 	/* Seen here but not held: it was deleted and the tombstone purged. */
 	if (!row.exists) {
-		rc = seen_by(m->src, m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin, &seen);
+		rc = seen_here(m, c, &seen);
 		if (rc == 0 && seen) {
 			m->stats->skipped++;
 			goto out;
@@ -1101,8 +1169,7 @@ static int merge_resource(struct merge *m, sqlite3_stmt *st)
 		/* Ours stays; theirs is a conflict if it was a concurrent put. */
 		m->stats->skipped++;
 		if (live)
-			rc = seen_by(m->src, m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin,
-				     &seen);
+			rc = seen_here(m, c, &seen);
 		if (rc == 0 && live && !seen)
 			rc = child_in(m->s->db, c->kind, c->ns, c->name, c->hlc, c->origin, &child);
 		if (rc == 0 && live && !seen && !child) {
@@ -1411,7 +1478,7 @@ int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 		      struct store_merge_stats *stats, struct store_err *err)
 {
 	struct store_merge_stats dummy;
-	struct merge m = { s, NULL, path, stats ? stats : &dummy, err };
+	struct merge m = { s, NULL, path, stats ? stats : &dummy, err, 0 };
 	struct store_db_write w;
 	int64_t newest = 0;
 	uint64_t hlc;
@@ -1419,6 +1486,9 @@ int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 	int rc;
 
 	memset(m.stats, 0, sizeof(*m.stats));
+	rc = store_db_meta_get_int(s, STORE_META_EARLIER, &m.earlier, &found, err);
+	if (rc < 0)
+		return rc;
 	rc = open_peer_state(&m);
 	if (rc == 0 && query_int(m.src, "SELECT max(h) FROM (SELECT max(hlc) AS h FROM resources "
 				 "UNION ALL SELECT max(hlc) FROM namespaces UNION ALL "
@@ -1456,6 +1526,9 @@ int store_state_merge(struct store *s, const char *path, int64_t max_skew_ms,
 	/* The resource triggers stashed parents for changes that will not come. */
 	if (rc == 0)
 		rc = store_db_exec(s, "DELETE FROM parent_stash", err);
+	/* The earlier store's changes are ours now, as far as this peer had them. */
+	if (rc == 0 && m.earlier > 0)
+		rc = store_db_exec(s, "DELETE FROM meta WHERE key = '" STORE_META_EARLIER "'", err);
 	/* Raised marks alone change nothing a reader shows. */
 	if (rc == 0 && m.stats->resources + m.stats->namespaces + m.stats->conflicts > 0)
 		rc = count_transfer(s, err);

@@ -62,6 +62,9 @@ struct store {
  * node's sequence with its peers', its own changes may reuse numbers that a
  * wiped earlier store of the same name already gave out. */
 #define STORE_META_UNCONFIRMED "origin_unconfirmed"
+/* Set by a renumbering: this node's own changes up to this number were an
+ * earlier store's, until a state transfer has brought them (store_state_merge). */
+#define STORE_META_EARLIER "origin_earlier"
 
 /* ---- db.c ------------------------------------------------------------------- */
 

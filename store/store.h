@@ -534,6 +534,24 @@ int store_origins(struct store *s, store_origin_cb cb, void *arg);
 int store_origin_seq(struct store *s, const char *node, int64_t *seq);
 
 /*
+ * A store made new (a first start, or a data dir wiped and started again
+ * under the same node name) numbers its own changes from 1, and peers may
+ * already hold changes 1..M of an earlier store of that name: they would
+ * take the new ones for duplicates and drop them.  Such a store stays
+ * "unconfirmed" until swarmfs-sync has heard a peer's high-water mark for
+ * this node; store_origin_confirm then moves this node's own changes up by
+ * `shift` (that mark: they become M+1.., in order, marks included) and ends
+ * the unconfirmed state, in one transaction; *moved (may be NULL) gets the
+ * number of changes renumbered.  A shift also records that our numbers up
+ * to it are the earlier store's, so that the next store_state_merge takes
+ * that store's rows instead of counting them as seen here (and then
+ * forgets the record).  Stores from before this existed count as confirmed.
+ */
+int store_origin_unconfirmed(struct store *s, bool *unconfirmed);
+int store_origin_confirm(struct store *s, int64_t shift, int64_t *moved,
+			 struct store_err *err);
+
+/*
  * Changes of one origin with origin_seq > after_seq, by sequence, at most
  * `limit` (0: all), bodies included; for serving a peer's gap.  -ESTALE when
  * this node has later changes of that origin but no longer the next one

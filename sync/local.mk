@@ -21,3 +21,5 @@ tests_integration_sync_poke_LDADD = $(STORE_LIBS) $(NNG_LIBS)
 
 # A state transfer as seen through a mount (cache invalidation, events).
 dist_check_SCRIPTS += tests/integration/t0111-sync-transfer-mount.sh
+# A wiped node that keeps its name: its new changes are renumbered, not lost.
+dist_check_SCRIPTS += tests/integration/t0112-sync-wiped-node.sh

@@ -178,10 +178,16 @@ struct node {
 	atomic_llong rejected;     /* all malformed frames, any socket */
 	int64_t applied, duplicates, refused, gaps, stale_replies;
 	int64_t transfers, transfer_bytes, transfer_failures, purged;
+	int64_t renumbered;        /* own changes moved up by confirm_origin */
 	atomic_llong transfers_served;
 	int64_t next_purge_ms;
 	bool changed;              /* applied something this turn: poke the mount */
 	bool in_batch;             /* a write transaction of applied changes is open */
+	/* Our own sequence is not yet compared with the peers' (a new store,
+	 * store_origin_unconfirmed): our changes are neither published nor
+	 * served, and no state copy is given out, until then. */
+	atomic_bool unconfirmed;
+	bool transfer_owed;        /* confirmed as a wiped node: a peer's state is due */
 	int64_t batch_applied;     /* changes applied in it, uncounted if it fails */
 	struct outgoing out;       /* server thread only */
 	int64_t started_ms;
@@ -905,6 +911,11 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 		reply.type = SYNC_MSG_FETCH_REPLY;
 		snprintf(reply.origin, sizeof(reply.origin), "%s", m->origin);
 		store_origin_seq(s, m->origin, &reply.high);
+		if (atomic_load(&n->unconfirmed) && strcmp(m->origin, n->self) == 0) {
+			/* Our numbers may still move: nothing of ours yet. */
+			reply.high = 0;
+			break;
+		}
 		rc = store_log_origin(s, m->origin, m->after_seq, m->limit, reply_add, &rp);
 		if (rc == -ESTALE) {
 			reply.status = SYNC_FETCH_STALE;
@@ -920,6 +931,13 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 		reply.n_changes = rp.n;
 		break;
 	case SYNC_MSG_STATE_REQ:
+		if (atomic_load(&n->unconfirmed)) {
+			/* A copy would carry our own numbers before they move. */
+			reply.type = SYNC_MSG_STATE_REPLY;
+			snprintf(reply.checksum, sizeof(reply.checksum), "%032d", 0);
+			reply.status = SYNC_STATE_BUSY;
+			break;
+		}
 		serve_state(n, s, m, &reply, &data);
 		break;
 	default:
@@ -1009,6 +1027,63 @@ static struct peer *peer_named(struct node *n, const char *node)
 	return NULL;
 }
 
+/* A node's mark in a list of marks, 0 when absent. */
+static int64_t seq_in(const struct sync_origin *v, size_t n, const char *node)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].node, node) == 0)
+			return v[i].seq;
+	return 0;
+}
+
+/*
+ * The first peer heard while our own numbering is unconfirmed tells what it
+ * holds of this node.  Nothing: we are new.  Something: this data dir was
+ * wiped (or replaced) and an earlier store of our name gave out numbers
+ * 1..theirs; the changes made here since move up past them, and that
+ * earlier store's effects come by a state transfer, since fetching our own
+ * origin would skip numbers we now hold.
+ */
+static void confirm_origin(struct node *n, struct peer *p)
+{
+	int64_t theirs = seq_in(p->origins, p->n_origins, n->self), ours = 0, moved = 0;
+	struct store_err err = { "" };
+	int rc = store_origin_seq(n->s, n->self, &ours);
+
+	if (rc == 0)
+		rc = store_origin_confirm(n->s, theirs > 0 && ours > 0 ? theirs : 0, &moved, &err);
+	if (rc < 0) {
+		log_limited(LOG_ERR, "cannot confirm the sequence of '%s': %s", n->self,
+			    err.msg[0] ? err.msg : strerror(-rc));
+		return;
+	}
+	atomic_store(&n->unconfirmed, false);
+	/* Peers fetch what we hold by our marks: nothing is re-published. */
+	store_revision(n->s, &n->published_rev);
+	if (theirs == 0) {
+		log_msg(LOG_INFO, "'%s' knows no earlier changes of '%s': numbering confirmed",
+			p->node, n->self);
+		return;
+	}
+	log_msg(LOG_WARNING, "'%s' holds changes 1..%lld of an earlier store named '%s' (this "
+		"data dir was wiped or replaced): %lld change(s) made here renumbered after them, "
+		"and the earlier state is taken from '%s'", p->node, (long long)theirs, n->self,
+		(long long)moved, p->node);
+	n->renumbered += moved;
+	n->transfer_owed = true;
+}
+
+/* The state transfer confirm_origin asked for, from any peer that answers. */
+static void pay_transfer(struct node *n)
+{
+	for (int i = 0; i < n->n_peers && n->transfer_owed && !sync_stop; i++) {
+		struct peer *p = &n->peers[i];
+
+		if (peer_up(p) && p->node[0] && state_transfer(n, p) == 0)
+			n->transfer_owed = false;
+	}
+}
+
 static void on_heartbeat(struct node *n, struct sync_msg *m)
 {
 	struct peer *p;
@@ -1029,6 +1104,10 @@ static void on_heartbeat(struct node *n, struct sync_msg *m)
 	p->n_origins = m->n_origins;
 	m->origins = NULL;
 	m->n_origins = 0;
+	if (atomic_load(&n->unconfirmed))
+		confirm_origin(n, p);
+	if (n->transfer_owed)
+		pay_transfer(n);
 	/* A lost tail: they have more of some origin than we do. */
 	for (size_t i = 0; i < p->n_origins && !n->fatal; i++) {
 		int64_t have = 0;
@@ -1105,6 +1184,8 @@ static void publish_local(struct node *n)
 {
 	int64_t revision = 0;
 
+	if (atomic_load(&n->unconfirmed))
+		return;
 	/* The cheap cached query first: most turns nothing was committed. */
 	if (store_revision(n->s, &revision) == 0 && revision <= n->published_rev)
 		return;
@@ -1181,12 +1262,21 @@ static int origin_add(const char *node, int64_t seq, void *arg)
 	return 0;
 }
 
-static int64_t seq_in(const struct sync_origin *v, size_t n, const char *node)
+/* Moves our own mark to the end of v and returns how many others precede it:
+ * the marks a heartbeat may carry while our numbers can still move (the
+ * full list stays for the status file). */
+static size_t without_self(const struct node *n, struct sync_origin *v, size_t count)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].node, node) == 0)
-			return v[i].seq;
-	return 0;
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(v[i].node, n->self) == 0) {
+			struct sync_origin mine = v[i];
+
+			memmove(&v[i], &v[i + 1], (count - i - 1) * sizeof(*v));
+			v[count - 1] = mine;
+			return count - 1;
+		}
+	}
+	return count;
 }
 
 static void write_status(struct node *n, const struct origin_acc *mine, int64_t revision)
@@ -1218,6 +1308,8 @@ static void write_status(struct node *n, const struct origin_acc *mine, int64_t 
 	cJSON_AddNumberToObject(root, "state_transfers_served",
 				(double)atomic_load(&n->transfers_served));
 	cJSON_AddNumberToObject(root, "tombstones_purged", (double)n->purged);
+	cJSON_AddBoolToObject(root, "sequence_confirmed", !atomic_load(&n->unconfirmed));
+	cJSON_AddNumberToObject(root, "renumbered", (double)n->renumbered);
 	store_format_time(wall_ms(), when, sizeof(when));
 	cJSON_AddStringToObject(root, "updated", when);
 	origins = cJSON_AddObjectToObject(root, "origins");
@@ -1367,6 +1459,8 @@ static void heartbeat(struct node *n)
 				     : "00000000000000000000000000000000");
 	m.origins = mine.v;
 	m.n_origins = mine.n;
+	if (atomic_load(&n->unconfirmed))
+		m.n_origins = without_self(n, mine.v, mine.n);
 	send_msg(n, n->pub, &m, NNG_FLAG_NONBLOCK);
 	write_status(n, &mine, revision);
 	free(mine.v);
@@ -1612,6 +1706,16 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	if (rc < 0) {
 		log_msg(LOG_ERR, "cannot read the store revision: %s", strerror(-rc));
 		return rc;
+	}
+	{
+		bool unconfirmed = false;
+
+		rc = store_origin_unconfirmed(s, &unconfirmed);
+		if (rc < 0) {
+			log_msg(LOG_ERR, "cannot read the store's meta table: %s", strerror(-rc));
+			return rc;
+		}
+		atomic_store(&n.unconfirmed, unconfirmed);
 	}
 	{
 		struct store_options so = { .node = n.self };
