@@ -165,8 +165,10 @@ static void put_label_value(FILE *f, const char *v)
 }
 
 /* One sample of the current family: labels is a NULL-terminated list of
- * name, value pairs (or NULL). */
-static void sample(struct expo *e, const char *const *labels, double value)
+ * name, value pairs (or NULL).  Counts print as integers, times and ages
+ * (real) always with three decimals, so that their length, which getattr
+ * reports, rarely changes between two renderings. */
+static void put_sample(struct expo *e, const char *const *labels, double value, bool real)
 {
 	if (!e->declared) {
 		fprintf(e->f, "# HELP %s %s\n# TYPE %s %s\n", e->name, e->help, e->name, e->type);
@@ -184,15 +186,25 @@ static void sample(struct expo *e, const char *const *labels, double value)
 	}
 	if (isnan(value))
 		fputs(" NaN\n", e->f);
-	else if (value == floor(value) && fabs(value) < 9007199254740992.0)
+	else if (!real && value == floor(value) && fabs(value) < 9007199254740992.0)
 		fprintf(e->f, " %.0f\n", value);
 	else
 		fprintf(e->f, " %.3f\n", value);
 }
 
+static void sample(struct expo *e, const char *const *labels, double value)
+{
+	put_sample(e, labels, value, false);
+}
+
 static void sample1(struct expo *e, double value)
 {
-	sample(e, NULL, value);
+	put_sample(e, NULL, value, false);
+}
+
+static void seconds1(struct expo *e, double value)
+{
+	put_sample(e, NULL, value, true);
 }
 
 /* ---- gauges from the store, the snapshot dir and the sidecar ----------------- */
@@ -254,7 +266,7 @@ static void put_replication(struct expo *e, int64_t now_ms)
 		return;
 	family(e, "swarmfs_replication_status_age_seconds", "gauge",
 	       "Seconds since the sidecar last wrote its status (DATA/sync-status.json).");
-	sample1(e, file_age);
+	seconds1(e, file_age);
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		double v = num_or(st, counters[i].key, -1);
 
@@ -293,7 +305,7 @@ static void put_replication(struct expo *e, int64_t now_ms)
 		const char *l[] = { "peer", str_or(p, "url", ""), "node", str_or(p, "node", ""), NULL };
 		double ago = num_or(p, "last_heard_ms_ago", -1);
 		if (ago >= 0)
-			sample(e, l, ago / 1000.0 + file_age);
+			put_sample(e, l, ago / 1000.0 + file_age, true);
 	}
 	cJSON_Delete(st);
 }
@@ -365,7 +377,7 @@ int fs_metrics_render(char **out, size_t *len)
 	}
 	family(&e, "swarmfs_start_time_seconds", "gauge",
 	       "When the mount started, in seconds since the Unix epoch.");
-	sample1(&e, (double)fs.started_ms / 1000.0);
+	seconds1(&e, (double)fs.started_ms / 1000.0);
 	family(&e, "swarmfs_revision", "gauge", "The store's revision (its newest change-log entry).");
 	sample1(&e, (double)st.revision);
 
@@ -419,10 +431,10 @@ int fs_metrics_render(char **out, size_t *len)
 				     ? (double)(clock - sum.newest_created_ms) / 1000.0 : 0;
 		family(&e, "swarmfs_snapshot_newest_timestamp_seconds", "gauge",
 		       "When the newest snapshot was taken, in seconds since the Unix epoch.");
-		sample1(&e, (double)sum.newest_created_ms / 1000.0);
+		seconds1(&e, (double)sum.newest_created_ms / 1000.0);
 		family(&e, "swarmfs_snapshot_newest_age_seconds", "gauge",
 		       "Age of the newest snapshot (absent when there is none).");
-		sample1(&e, age);
+		seconds1(&e, age);
 	}
 	family(&e, "swarmfs_snapshot_interval_seconds", "gauge",
 	       "Seconds between automatic snapshots (0: off).");
