@@ -83,6 +83,12 @@ void fs_store_close_thread(void)
 	pthread_setspecific(store_key, NULL);
 }
 
+/* libfuse refuses an unknown mount option with a line of its own: while the
+ * session is created that line is kept here instead, so that the one line
+ * the user sees says what was wrong. */
+static bool fuse_log_capture;
+static char fuse_log_last[512];
+
 /* libfuse writes some messages in pieces ("unknown option(s): `", the
  * option, "'\n"): gather them per thread into one line. */
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -100,6 +106,10 @@ static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list
 	used = 0;
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
+	if (fuse_log_capture && level <= FUSE_LOG_ERR) {
+		snprintf(fuse_log_last, sizeof(fuse_log_last), "%s", line);
+		return;
+	}
 	if ((int)level <= log_level)
 		log_write((int)level, "%s", line);
 }
@@ -107,19 +117,23 @@ static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: swarmfs [OPTIONS] MOUNTPOINT\n"
+		"usage: swarmfs [OPTIONS] [SOURCE] MOUNTPOINT\n"
 		"\n"
-		"Mounts the swarmfs store at MOUNTPOINT.\n"
+		"Mounts the swarmfs store at MOUNTPOINT.  SOURCE, when given, is the data\n"
+		"dir (the form mount.fuse3 uses: swarmfs SOURCE MOUNTPOINT -o OPTS).\n"
 		"\n"
 		"  --data-dir DIR       data dir (default /var/lib/swarmfs for root,\n"
 		"                       else ${XDG_DATA_HOME:-$HOME/.local/share}/swarmfs)\n"
 		"  --node NAME          node name (default: the one recorded, else the host name)\n"
-		"  -f                   stay in the foreground\n"
+		"  -f                   stay in the foreground and log to stderr\n"
 		"  -s                   single-threaded loop\n"
 		"  -d                   debug output (implies -f)\n"
-		"  -o OPT[,OPT...]      FUSE mount options (allow_other, ro, ...)\n"
+		"  -o OPT[,OPT...]      mount options: FUSE's (allow_other, ro, ...), the\n"
+		"                       long options as NAME=VALUE (node=, sync=, ...);\n"
+		"                       fstab-only ones (defaults, nofail, _netdev, x-*)\n"
+		"                       are ignored\n"
 		"  --sync full|normal   SQLite durability (default full)\n"
-		"  --log-level LEVEL    error, warning, notice, info or debug\n"
+		"  --log-level LEVEL    error, warning, notice, info or debug (default notice)\n"
 		"  --snapshot-interval SECONDS\n"
 		"                       take an automatic snapshot this often (default %d,\n"
 		"                       0: never); one at start when the newest is older\n"
@@ -132,6 +146,8 @@ static void usage(FILE *f)
 }
 
 static void die_args(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void die_args(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -143,20 +159,149 @@ static void die_args(const char *fmt, ...)
 	exit(2);
 }
 
-/* True when the comma-separated option list holds `ro` (or `rw` undoes it). */
-static void scan_ro(const char *opts, bool *ro)
-{
-	char *copy = strdup(opts), *save = NULL;
+enum {
+	OPT_DATA_DIR = 'D', OPT_NODE = 'N', OPT_SYNC = 'S', OPT_LOG_LEVEL = 'L',
+	OPT_INTERVAL = 'I', OPT_KEEP = 'K',
+};
 
-	if (copy == NULL)
-		return;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (strcmp(t, "ro") == 0)
-			*ro = true;
-		else if (strcmp(t, "rw") == 0)
-			*ro = false;
+static const struct option longopts[] = {
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "sync", required_argument, NULL, OPT_SYNC },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "snapshot-interval", required_argument, NULL, OPT_INTERVAL },
+	{ "snapshot-keep", required_argument, NULL, OPT_KEEP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *opt_data_dir;
+
+/* Applies one long option that takes a value, from the command line
+ * (`from` NULL) or from `-o NAME=VALUE` (`from` the option as written). */
+static void set_long_opt(int c, const char *name, const char *v, const char *from)
+{
+	char shown[320];
+	struct store_err err;
+
+	if (from)
+		snprintf(shown, sizeof(shown), "-o %s", from);
+	else
+		snprintf(shown, sizeof(shown), "--%s '%s'", name, v);
+	switch (c) {
+	case OPT_DATA_DIR:
+		if (opt_data_dir && strcmp(opt_data_dir, v) != 0)
+			die_args("two data dirs: '%s' and '%s'", opt_data_dir, v);
+		opt_data_dir = v;
+		break;
+	case OPT_NODE:
+		if (!store_name_valid(v))
+			die_args("invalid node name '%s' in %s: must be a DNS label", v, shown);
+		fs.node_opt = v;
+		break;
+	case OPT_SYNC:
+		if (strcmp(v, "full") == 0)
+			fs.sync = STORE_SYNC_FULL;
+		else if (strcmp(v, "normal") == 0)
+			fs.sync = STORE_SYNC_NORMAL;
+		else
+			die_args("invalid %s (full or normal)", shown);
+		break;
+	case OPT_LOG_LEVEL:
+		if (log_parse_level(v, &log_level) < 0)
+			die_args("invalid %s (error, warning, notice, info or debug)", shown);
+		break;
+	case OPT_INTERVAL: {
+		char *end;
+		long long x;
+
+		errno = 0;
+		x = strtoll(v, &end, 10);
+		if (errno || end == v || *end || x < 0 || x > INT64_MAX / 1000)
+			die_args("invalid %s (seconds, 0 for none)", shown);
+		fs.snapshot_interval = x;
+		break;
 	}
-	free(copy);
+	case OPT_KEEP: {
+		/* -o splits at commas, so there the rules are joined by ':'. */
+		char policy[256];
+
+		snprintf(policy, sizeof(policy), "%s", v);
+		if (from)
+			for (char *p = policy; *p; p++)
+				if (*p == ':')
+					*p = ',';
+		if (store_retention_parse(policy, &fs.keep, &err) < 0)
+			die_args("invalid %s: %s", shown, err.msg);
+		break;
+	}
+	}
+}
+
+/* Options that mount(8) and fstab carry but that mean nothing to a FUSE
+ * file system (libfuse would refuse them): mount.fuse3 drops some, not all,
+ * and a user may pass them by hand. */
+static bool mount_only_option(const char *o)
+{
+	static const char *const names[] = {
+		"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser",
+		"users", "owner", "group", "relatime", "norelatime", "strictatime",
+		"nostrictatime", "lazytime", "nolazytime", "diratime", "nodiratime",
+		"iversion", "noiversion", "silent", "loud", NULL,
+	};
+
+	if (strncmp(o, "x-", 2) == 0 || strncmp(o, "comment=", 8) == 0)
+		return true;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(o, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Splits one -o list: the long options written NAME=VALUE are applied,
+ * mount-only options dropped, the rest (FUSE's) appended to `fuse_opts`;
+ * `ro` and `rw` also set fs.readonly.  The strings applied must outlive
+ * parsing, so `list` is a copy the caller keeps. */
+static void scan_mount_opts(char *list, char *fuse_opts, size_t size)
+{
+	char *save = NULL;
+
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		const struct option *o = NULL;
+
+		if (eq) {
+			for (o = longopts; o->name; o++)
+				if (o->has_arg == required_argument &&
+				    strlen(o->name) == (size_t)(eq - t) &&
+				    strncmp(o->name, t, (size_t)(eq - t)) == 0)
+					break;
+			if (!o->name)
+				o = NULL;
+		}
+		if (o) {
+			char *from = strdup(t);
+
+			if (from == NULL)
+				die_args("out of memory");
+			*eq = '\0';
+			set_long_opt(o->val, o->name, eq + 1, from);
+			free(from);
+			continue;
+		}
+		if (mount_only_option(t))
+			continue;
+		if (strcmp(t, "ro") == 0)
+			fs.readonly = true;
+		else if (strcmp(t, "rw") == 0)
+			fs.readonly = false;
+		if (strlen(fuse_opts) + strlen(t) + 2 > size)
+			die_args("mount options too long");
+		if (*fuse_opts)
+			strcat(fuse_opts, ",");
+		strcat(fuse_opts, t);
+	}
 }
 
 /* Takes the data dir's lock; -EBUSY with the holder's pid in *holder. */
@@ -260,22 +405,15 @@ static int refuse_missing_store(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'D' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "sync", required_argument, NULL, 'S' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "snapshot-interval", required_argument, NULL, 'I' },
-		{ "snapshot-keep", required_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct store_options so;
 	struct store_err err;
 	struct store *st = NULL;
-	const char *data_dir = NULL;
+	const char *positional[2] = { NULL, NULL }, *mountpoint;
+	char *opt_copies[64];
+	char fuse_opts[4096] = "default_permissions,subtype=swarmfs";
+	char *all_opts = NULL;
+	int n_positional = 0, n_copies = 0;
 	bool single = false, debug = false;
 	int lock_fd = -1, ready_fd = -1, rc, c, exit_code = 1;
 	pid_t holder = 0;
@@ -295,48 +433,31 @@ int main(int argc, char **argv)
 	if (store_retention_parse(DEFAULT_KEEP, &fs.keep, &err) < 0)
 		abort();
 	fuse_opt_add_arg(&args, argv[0]);
-	fuse_opt_add_arg(&args, "-o");
-	fuse_opt_add_arg(&args, "default_permissions,fsname=swarmfs,subtype=swarmfs");
 	opterr = 0;
+	/* '-' returns operands in place (code 1): mount.fuse3 runs
+	 * `swarmfs SOURCE MOUNTPOINT -o OPTS`, options after the operands,
+	 * and that must work even under POSIXLY_CORRECT. */
 	for (;;) {
-		c = getopt_long(argc, argv, "+:fsdo:h", longopts, NULL);
+		c = getopt_long(argc, argv, "-:fsdo:h", longopts, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
-		case 'D':
-			data_dir = optarg;
+		case 1:
+			if (n_positional == 2)
+				die_args("unexpected argument '%s'", optarg);
+			positional[n_positional++] = optarg;
 			break;
-		case 'N':
-			if (!store_name_valid(optarg))
-				die_args("invalid node name '%s'", optarg);
-			fs.node_opt = optarg;
-			break;
-		case 'S':
-			if (strcmp(optarg, "full") == 0)
-				fs.sync = STORE_SYNC_FULL;
-			else if (strcmp(optarg, "normal") == 0)
-				fs.sync = STORE_SYNC_NORMAL;
-			else
-				die_args("invalid --sync '%s' (full or normal)", optarg);
-			break;
-		case 'L':
-			if (log_parse_level(optarg, &log_level) < 0)
-				die_args("invalid log level '%s'", optarg);
-			break;
-		case 'I': {
-			char *end;
-			long long v;
-			errno = 0;
-			v = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 0 || v > INT64_MAX / 1000)
-				die_args("invalid --snapshot-interval '%s' (seconds, 0 for none)",
-					 optarg);
-			fs.snapshot_interval = v;
-			break;
-		}
-		case 'K':
-			if (store_retention_parse(optarg, &fs.keep, &err) < 0)
-				die_args("invalid --snapshot-keep '%s': %s", optarg, err.msg);
+		case OPT_DATA_DIR:
+		case OPT_NODE:
+		case OPT_SYNC:
+		case OPT_LOG_LEVEL:
+		case OPT_INTERVAL:
+		case OPT_KEEP:
+			for (const struct option *o = longopts; o->name; o++)
+				if (o->val == c) {
+					set_long_opt(c, o->name, optarg, NULL);
+					break;
+				}
 			break;
 		case 'f':
 			fs.foreground = true;
@@ -349,9 +470,12 @@ int main(int argc, char **argv)
 			fs.foreground = true;
 			break;
 		case 'o':
-			scan_ro(optarg, &fs.readonly);
-			fuse_opt_add_arg(&args, "-o");
-			fuse_opt_add_arg(&args, optarg);
+			if (n_copies == (int)(sizeof(opt_copies) / sizeof(opt_copies[0])))
+				die_args("too many -o options");
+			opt_copies[n_copies] = strdup(optarg);
+			if (opt_copies[n_copies] == NULL)
+				die_args("out of memory");
+			scan_mount_opts(opt_copies[n_copies++], fuse_opts, sizeof(fuse_opts));
 			break;
 		case 'h':
 			usage(stdout);
@@ -370,23 +494,30 @@ int main(int argc, char **argv)
 			die_args("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
+	/* Operands after "--". */
+	for (; optind < argc; optind++) {
+		if (n_positional == 2)
+			die_args("unexpected argument '%s'", argv[optind]);
+		positional[n_positional++] = argv[optind];
+	}
+	if (n_positional == 0)
 		die_args("missing MOUNTPOINT (see --help)");
-	if (optind + 1 < argc)
-		die_args("unexpected argument '%s'", argv[optind + 1]);
+	mountpoint = positional[n_positional - 1];
+	if (n_positional == 2)
+		set_long_opt(OPT_DATA_DIR, "data-dir", positional[0], NULL);
 	if (debug) {
 		fuse_opt_add_arg(&args, "-d");
 		log_level = LOG_DEBUG;
 	}
-	if (stat(argv[optind], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", argv[optind]);
+	if (stat(mountpoint, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", mountpoint);
 		goto out_args;
 	}
-	if (realpath(argv[optind], fs.mountpoint) == NULL)
-		snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", argv[optind]);
+	if (realpath(mountpoint, fs.mountpoint) == NULL)
+		snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", mountpoint);
 
-	if (data_dir)
-		snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", data_dir);
+	if (opt_data_dir)
+		snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", opt_data_dir);
 	else if (store_default_data_dir(fs.data_dir, sizeof(fs.data_dir)) < 0)
 		die_args("unable to find a data dir: set --data-dir");
 	rc = store_prepare_data_dir(fs.data_dir, fs.readonly, &err);
@@ -398,6 +529,20 @@ int main(int argc, char **argv)
 		char abs[PATH_MAX];
 		if (realpath(fs.data_dir, abs))
 			snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", abs);
+	}
+	/* The data dir is the source in /proc/mounts, as in the fstab line,
+	 * so that `mount -a` and findmnt recognise the mount; an fsname the
+	 * user gave comes later and wins. */
+	{
+		char fsname[PATH_MAX + 8];
+
+		snprintf(fsname, sizeof(fsname), "fsname=%s", fs.data_dir);
+		if (fuse_opt_add_opt_escaped(&all_opts, fsname) < 0 ||
+		    fuse_opt_add_opt(&all_opts, fuse_opts) < 0 ||
+		    fuse_opt_add_arg(&args, "-o") < 0 || fuse_opt_add_arg(&args, all_opts) < 0) {
+			fprintf(stderr, "swarmfs: out of memory\n");
+			goto out_args;
+		}
 	}
 	snprintf(fs.db_path, sizeof(fs.db_path), "%s/%s", fs.data_dir, STORE_DB_FILE);
 	snprintf(fs.snap_dir, sizeof(fs.snap_dir), "%s/%s", fs.data_dir, STORE_SNAPSHOT_DIR);
@@ -455,9 +600,14 @@ int main(int argc, char **argv)
 	fs_store_init();
 	fuse_set_log_func(fuse_log_to_ours);
 
+	fuse_log_capture = true;
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	fuse_log_capture = false;
 	if (fs.se == NULL) {
-		fprintf(stderr, "swarmfs: invalid mount options\n");
+		if (fuse_log_last[0])
+			fprintf(stderr, "swarmfs: invalid mount options: %s\n", fuse_log_last);
+		else
+			fprintf(stderr, "swarmfs: invalid mount options\n");
 		exit_code = 2;
 		goto out_table;
 	}
@@ -563,6 +713,9 @@ out_table:
 	fs_inode_table_destroy();
 out_args:
 	fuse_opt_free_args(&args);
+	free(all_opts);
+	for (int i = 0; i < n_copies; i++)
+		free(opt_copies[i]);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return exit_code;
