@@ -282,6 +282,10 @@ static int write_main(const char *mnt, const char *node, int wid, const struct o
 	/* The harness reads the log while we run and after a crash of the
 	 * mount: a line must be whole once written. */
 	setvbuf(log, NULL, _IOLBF, 0);
+	/* Several writers append to one latency file: one write(2) per line
+	 * under O_APPEND keeps their lines whole. */
+	if (lat)
+		setvbuf(lat, NULL, _IOLBF, 0);
 	memset(pad, 'x', sizeof(pad) - 1);
 	while (!stop && mono_us() < end) {
 		char name[128], path[4200], body[8192], image[96];
