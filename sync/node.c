@@ -35,6 +35,7 @@
 #define RECV_MAX (32 * 1024 * 1024) /* a fetch reply: several 1 MiB bodies */
 #define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency */
 #define REQ_TIMEOUT_MS 2000
+#define LISTENERS_MAX 2
 #define FETCH_ROUNDS 64             /* per origin per turn, so SUB is not starved */
 #define STATE_BEGIN_TIMEOUT_MS 120000 /* the sender copies its whole store first */
 #define STATE_IDLE_MS 60000         /* a served copy nobody reads is dropped */
@@ -160,6 +161,8 @@ struct node {
 	char self[STORE_NODE_MAX + 1];
 	uint64_t nonce;
 	nng_socket pub, sub, rep;
+	nng_listener listeners[LISTENERS_MAX]; /* PUB's and REP's, for their statistics */
+	int n_listeners;
 	nng_tls_config *tls_server, *tls_client;
 	struct peer peers[SYNC_PEERS_MAX];
 	int n_peers;
@@ -1279,6 +1282,50 @@ static size_t without_self(const struct node *n, struct sync_origin *v, size_t c
 	return count;
 }
 
+/*
+ * Connections our listeners dropped before any message: nng counts a TLS
+ * handshake that failed verification (a certificate not from our CA) under
+ * "auth", a peer speaking another protocol under "proto", and other failed
+ * handshakes (seen: a client with no certificate at all) under "other".
+ * No callback sees them: pipe events start after the handshake.
+ */
+/* nng_stat_find_listener of nng 1.5.2 returns the first listener of the
+ * process whatever it is asked: match the "id" statistic ourselves. */
+static nng_stat *listener_stats(nng_stat *all, nng_listener l)
+{
+	for (nng_stat *c = nng_stat_child(all); c; c = nng_stat_next(c)) {
+		nng_stat *id;
+
+		if (strcmp(nng_stat_name(c), "listener") != 0)
+			continue;
+		id = nng_stat_find(c, "id");
+		if (id && nng_stat_value(id) == (uint64_t)nng_listener_id(l))
+			return c;
+	}
+	return NULL;
+}
+
+static uint64_t refused_connections(struct node *n)
+{
+	static const char *const causes[] = { "auth", "proto", "other" };
+	uint64_t total = 0;
+	nng_stat *all;
+
+	if (nng_stats_get(&all) != 0)
+		return 0;
+	for (int i = 0; i < n->n_listeners; i++) {
+		nng_stat *l = listener_stats(all, n->listeners[i]);
+
+		for (size_t k = 0; l && k < sizeof(causes) / sizeof(causes[0]); k++) {
+			nng_stat *st = nng_stat_find(l, causes[k]);
+
+			total += st ? nng_stat_value(st) : 0;
+		}
+	}
+	nng_stats_free(all);
+	return total;
+}
+
 static void write_status(struct node *n, const struct origin_acc *mine, int64_t revision)
 {
 	char path[4200], tmp[4300], when[32];
@@ -1301,6 +1348,7 @@ static void write_status(struct node *n, const struct origin_acc *mine, int64_t 
 	cJSON_AddNumberToObject(root, "refused", (double)n->refused);
 	cJSON_AddNumberToObject(root, "gaps", (double)n->gaps);
 	cJSON_AddNumberToObject(root, "rejected_frames", (double)n->rejected);
+	cJSON_AddNumberToObject(root, "refused_connections", (double)refused_connections(n));
 	cJSON_AddNumberToObject(root, "stale_replies", (double)n->stale_replies);
 	cJSON_AddNumberToObject(root, "state_transfers", (double)n->transfers);
 	cJSON_AddNumberToObject(root, "state_transfer_bytes", (double)n->transfer_bytes);
@@ -1557,6 +1605,9 @@ static int listen_on(struct node *n, nng_socket sock, const char *url)
 {
 	nng_listener l;
 	int rc = nng_errno(nng_listener_create(&l, sock, url));
+
+	if (rc == 0 && n->n_listeners < LISTENERS_MAX)
+		n->listeners[n->n_listeners++] = l;
 
 	if (rc == 0 && is_tls(url))
 		rc = nng_errno(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, n->tls_server));

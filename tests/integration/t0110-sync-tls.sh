@@ -116,6 +116,8 @@ case $out in
 refused*) pass "a client with a certificate of another CA is refused ($out)" ;;
 *) fail "a client with a certificate of another CA is refused" "$out" ;;
 esac
+refused_counted() { [ "$(status 1 .refused_connections)" -ge 2 ] 2>/dev/null; }
+ok "n1 counts the two refused connections in sync-status.json" wait_for 5 refused_counted
 
 # ---- a whole sidecar of another CA ----------------------------------------------------------
 mkdir -p "$TMP/d4"
