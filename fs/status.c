@@ -184,7 +184,7 @@ static int add_sync(cJSON *root)
 		"applied", "duplicates", "refused", "gaps", "rejected_frames",
 		"stale_replies", "state_transfers", "state_transfer_bytes",
 		"state_transfer_failures", "state_transfers_served", "tombstones_purged",
-		"updated",
+		"refused_connections", "sequence_confirmed", "renumbered", "updated",
 	};
 	bool running = fs_sidecar_running();
 	cJSON *st = fs_sync_status_read(NULL), *peers, *sync, *p;
