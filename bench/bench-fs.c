@@ -1,10 +1,11 @@
 /* bench-fs.c - times file operations (create, read, stat, readdir, overwrite,
- * unlink) on N small Deployment documents in one directory, one line per phase;
- * run by bench/run-single.sh, never by make check. */
+ * unlink) on N Deployment documents in one directory, by one or several
+ * threads, one line per phase; run by bench/run, never by make check. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,30 @@
 #include "bench.h"
 
 #define READ_BUF (1 << 20)
+#define MAX_THREADS 256
 
 struct bench {
 	const char *dir;
 	int dirfd;
 	unsigned n;
+	size_t size;        /* bytes per document */
+	unsigned threads;   /* threads sharing each phase, taking every T-th file */
 	int shuffle;        /* visit files in a fixed random order, not by name */
 	unsigned *order;    /* permutation of 0..n-1 used by each phase */
 	double *lat;        /* per-operation latency in µs, reused by each phase */
-	char *buf;          /* read buffer */
-	unsigned long long bytes; /* bytes moved by the current phase */
-	unsigned errors;          /* failed operations in the current phase */
 	unsigned total_errors;    /* over all phases: the exit status */
+};
+
+/* One thread's share of a phase: its buffers and its own counters, so the
+ * threads share nothing they write but their slots of b->lat. */
+struct worker {
+	struct bench *b;
+	pthread_t tid;
+	unsigned first;     /* visits order[first], order[first + T], ... */
+	int op;
+	char *buf;          /* read buffer, or the document to write */
+	unsigned long long bytes; /* bytes moved in the current phase */
+	unsigned errors;          /* failed operations in the current phase */
 };
 
 static void file_name(char *out, size_t len, unsigned i)
@@ -45,11 +58,11 @@ static _Noreturn void die_errno(const char *what, const char *name)
  * A failed operation is counted, not fatal: a benchmark that stops at the
  * first error hides how often it happens.  The first few are shown.
  */
-static void op_failed(struct bench *b, const char *what, const char *name)
+static void op_failed(struct worker *w, const char *what, const char *name)
 {
-	if (b->errors < 10)
+	if (w->errors < 10)
 		fprintf(stderr, "bench-fs: %s '%s': %s\n", what, name, strerror(errno));
-	b->errors++;
+	w->errors++;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -67,35 +80,37 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static void op_write(struct bench *b, unsigned i, int flags, unsigned gen)
+static void op_write(struct worker *w, unsigned i, int flags, unsigned gen)
 {
-	char name[32], doc[BENCH_DOC_SIZE + 1];
-	size_t len = bench_make_doc(doc, i, gen);
+	struct bench *b = w->b;
+	char name[32];
+	size_t len = bench_make_doc_size(w->buf, b->size, i, gen);
 	int fd, rc;
 
 	file_name(name, sizeof(name), i);
 	fd = openat(b->dirfd, name, O_WRONLY | O_TRUNC | flags, 0644);
 	if (fd < 0) {
-		op_failed(b, "unable to open", name);
+		op_failed(w, "unable to open", name);
 		return;
 	}
-	rc = write_all(fd, doc, len);
+	rc = write_all(fd, w->buf, len);
 	if (rc < 0) {
 		errno = -rc;
-		op_failed(b, "unable to write", name);
+		op_failed(w, "unable to write", name);
 		close(fd);
 		return;
 	}
 	/* close() is where swarmfs commits, so its error matters */
 	if (close(fd) < 0) {
-		op_failed(b, "unable to close", name);
+		op_failed(w, "unable to close", name);
 		return;
 	}
-	b->bytes += len;
+	w->bytes += len;
 }
 
-static void op_read(struct bench *b, unsigned i)
+static void op_read(struct worker *w, unsigned i)
 {
+	struct bench *b = w->b;
 	char name[32];
 	int fd;
 	ssize_t r;
@@ -103,48 +118,51 @@ static void op_read(struct bench *b, unsigned i)
 	file_name(name, sizeof(name), i);
 	fd = openat(b->dirfd, name, O_RDONLY);
 	if (fd < 0) {
-		op_failed(b, "unable to open", name);
+		op_failed(w, "unable to open", name);
 		return;
 	}
 	do {
-		r = read(fd, b->buf, READ_BUF);
+		r = read(fd, w->buf, READ_BUF);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			op_failed(b, "unable to read", name);
+			op_failed(w, "unable to read", name);
 			break;
 		}
-		b->bytes += (size_t)r;
+		w->bytes += (size_t)r;
 	} while (r != 0);
 	close(fd);
 }
 
-static void op_stat(struct bench *b, unsigned i)
+static void op_stat(struct worker *w, unsigned i)
 {
+	struct bench *b = w->b;
 	char name[32];
 	struct stat st;
 
 	file_name(name, sizeof(name), i);
 	if (fstatat(b->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		op_failed(b, "unable to stat", name);
+		op_failed(w, "unable to stat", name);
 		return;
 	}
-	b->bytes += (unsigned long long)st.st_size;
+	w->bytes += (unsigned long long)st.st_size;
 }
 
-static void op_unlink(struct bench *b, unsigned i)
+static void op_unlink(struct worker *w, unsigned i)
 {
+	struct bench *b = w->b;
 	char name[32];
 
 	file_name(name, sizeof(name), i);
 	if (unlinkat(b->dirfd, name, 0) < 0)
-		op_failed(b, "unable to unlink", name);
+		op_failed(w, "unable to unlink", name);
 }
 
 /* What `ls -l` does: list the directory and lstat every entry.  Returns the
  * number of entries; one latency sample per entry. */
-static unsigned do_readdir(struct bench *b)
+static unsigned do_readdir(struct worker *w)
 {
+	struct bench *b = w->b;
 	int fd = openat(b->dirfd, ".", O_RDONLY | O_DIRECTORY);
 	DIR *d;
 	struct dirent *de;
@@ -167,13 +185,13 @@ static unsigned do_readdir(struct bench *b)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			op_failed(b, "unable to stat", de->d_name);
+			op_failed(w, "unable to stat", de->d_name);
 		t1 = bench_now_us();
 		if (count < b->n)
 			b->lat[count] = t1 - t;
 		t = t1;
 		count++;
-		b->bytes += (unsigned long long)st.st_size;
+		w->bytes += (unsigned long long)st.st_size;
 	}
 	if (errno != 0)
 		die_errno("unable to read directory", b->dir);
@@ -181,15 +199,70 @@ static unsigned do_readdir(struct bench *b)
 	return count;
 }
 
+/* One thread's loop over its share of the files. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct bench *b = w->b;
+	double t = bench_now_us();
+	unsigned i;
+
+	for (i = w->first; i < b->n; i += b->threads) {
+		unsigned k = b->order[i];
+		double t1;
+
+		switch (w->op) {
+		case 'c':
+			op_write(w, k, O_CREAT | O_EXCL, 0);
+			break;
+		case 'o':
+			op_write(w, k, 0, 1);
+			break;
+		case 'r':
+			op_read(w, k);
+			break;
+		case 's':
+			op_stat(w, k);
+			break;
+		default:
+			op_unlink(w, k);
+			break;
+		}
+		t1 = bench_now_us();
+		b->lat[i] = t1 - t;
+		t = t1;
+	}
+	return NULL;
+}
+
+static int parse_op(const char *op)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} ops[] = {
+		{"create", 'c'}, {"overwrite", 'o'}, {"read", 'r'}, {"stat", 's'},
+		{"unlink", 'u'}, {"readdir", 'd'},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(op, ops[i].name) == 0)
+			return ops[i].code;
+	return 0;
+}
+
 /* Runs one phase, `op[:label]`, over all n files. */
-static void run_phase(struct bench *b, const char *spec)
+static void run_phase(struct bench *b, struct worker *ws, const char *spec)
 {
 	char op[64];
 	const char *colon = strchr(spec, ':');
 	const char *label = colon ? colon + 1 : spec;
 	size_t oplen = colon ? (size_t)(colon - spec) : strlen(spec);
-	double start, t;
-	unsigned i;
+	unsigned long long bytes = 0;
+	unsigned errors = 0, t;
+	double start, elapsed;
+	int code;
 
 	if (oplen >= sizeof(op)) {
 		fprintf(stderr, "bench-fs: unknown phase '%s'\n", spec);
@@ -197,61 +270,66 @@ static void run_phase(struct bench *b, const char *spec)
 	}
 	memcpy(op, spec, oplen);
 	op[oplen] = '\0';
-	b->bytes = 0;
-	b->errors = 0;
+	code = parse_op(op);
+	if (code == 0) {
+		fprintf(stderr, "bench-fs: unknown phase '%s'\n", spec);
+		exit(2);
+	}
+	for (t = 0; t < b->threads; t++) {
+		ws[t].bytes = 0;
+		ws[t].errors = 0;
+		ws[t].op = code;
+	}
 
-	if (strcmp(op, "readdir") == 0) {
+	if (code == 'd') {
+		/* `ls -l` is one process walking one directory: one thread */
 		unsigned count;
 
 		start = bench_now_us();
-		count = do_readdir(b);
-		t = bench_now_us() - start;
+		count = do_readdir(&ws[0]);
+		elapsed = bench_now_us() - start;
 		if (count != b->n)
 			fprintf(stderr, "bench-fs: readdir saw %u entries, expected %u\n",
 				count, b->n);
-		bench_report(label, count, t, b->lat, count < b->n ? count : b->n, b->bytes,
-			     b->errors);
-		b->total_errors += b->errors;
+		bench_report(label, count, elapsed, b->lat, count < b->n ? count : b->n,
+			     ws[0].bytes, ws[0].errors);
+		b->total_errors += ws[0].errors;
 		return;
 	}
 
 	start = bench_now_us();
-	t = start;
-	for (i = 0; i < b->n; i++) {
-		unsigned k = b->order[i];
-		double t1;
-
-		if (strcmp(op, "create") == 0)
-			op_write(b, k, O_CREAT | O_EXCL, 0);
-		else if (strcmp(op, "overwrite") == 0)
-			op_write(b, k, 0, 1);
-		else if (strcmp(op, "read") == 0)
-			op_read(b, k);
-		else if (strcmp(op, "stat") == 0)
-			op_stat(b, k);
-		else if (strcmp(op, "unlink") == 0)
-			op_unlink(b, k);
-		else {
-			fprintf(stderr, "bench-fs: unknown phase '%s'\n", spec);
-			exit(2);
+	if (b->threads == 1) {
+		worker_run(&ws[0]);
+	} else {
+		for (t = 0; t < b->threads; t++) {
+			if (pthread_create(&ws[t].tid, NULL, worker_run, &ws[t]) != 0) {
+				fprintf(stderr, "bench-fs: unable to start a thread\n");
+				exit(1);
+			}
 		}
-		t1 = bench_now_us();
-		b->lat[i] = t1 - t;
-		t = t1;
+		for (t = 0; t < b->threads; t++)
+			pthread_join(ws[t].tid, NULL);
 	}
-	bench_report(label, b->n, bench_now_us() - start, b->lat, b->n, b->bytes,
-		     b->errors);
-	b->total_errors += b->errors;
+	elapsed = bench_now_us() - start;
+	for (t = 0; t < b->threads; t++) {
+		bytes += ws[t].bytes;
+		errors += ws[t].errors;
+	}
+	bench_report(label, b->n, elapsed, b->lat, b->n, bytes, errors);
+	b->total_errors += errors;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench-fs [-n N] [--seq] [--header] DIR PHASE[:LABEL]...\n"
+		"usage: bench-fs [-n N] [-j THREADS] [--size BYTES[k|m]] [--seq] [--header]\n"
+		"                DIR PHASE[:LABEL]...\n"
 		"phases: create overwrite read stat readdir unlink\n"
 		"prints per phase: label n total_s us_per_op ops_per_s p50_us p99_us bytes errors\n"
 		"a failed operation is counted and shown, not fatal; exit status 1 if any\n"
-		"files are DIR/dNNNNN.json, about 500 B each; create needs them absent\n");
+		"files are DIR/dNNNNN.json, 500 B each unless --size; create needs them absent\n"
+		"with -j, T threads share each phase (readdir stays one thread); ops/s is\n"
+		"their aggregate, latencies are per operation\n");
 }
 
 int main(int argc, char **argv)
@@ -259,13 +337,16 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"seq", no_argument, NULL, 's'},
 		{"header", no_argument, NULL, 'H'},
+		{"size", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct bench b = {.n = 10000, .shuffle = 1};
+	struct bench b = {.n = 10000, .shuffle = 1, .size = BENCH_DOC_SIZE, .threads = 1};
+	struct worker *ws;
+	unsigned t;
 	int c, header = 0;
 
-	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:j:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': {
 			long v = bench_parse_count(optarg);
@@ -275,6 +356,26 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			b.n = (unsigned)v;
+			break;
+		}
+		case 'j': {
+			long v = bench_parse_count(optarg);
+
+			if (v < 0 || v > MAX_THREADS) {
+				fprintf(stderr, "bench-fs: bad thread count '%s'\n", optarg);
+				return 2;
+			}
+			b.threads = (unsigned)v;
+			break;
+		}
+		case 'S': {
+			long v = bench_parse_size(optarg);
+
+			if (v < 0) {
+				fprintf(stderr, "bench-fs: bad size '%s'\n", optarg);
+				return 2;
+			}
+			b.size = (size_t)v;
 			break;
 		}
 		case 's':
@@ -299,21 +400,35 @@ int main(int argc, char **argv)
 	b.dirfd = open(b.dir, O_RDONLY | O_DIRECTORY);
 	if (b.dirfd < 0)
 		die_errno("unable to open", b.dir);
+	if (b.threads > b.n)
+		b.threads = b.n;
 	b.order = malloc(b.n * sizeof(*b.order));
 	b.lat = malloc(b.n * sizeof(*b.lat));
-	b.buf = malloc(READ_BUF);
-	if (b.order == NULL || b.lat == NULL || b.buf == NULL) {
+	ws = calloc(b.threads, sizeof(*ws));
+	if (b.order == NULL || b.lat == NULL || ws == NULL) {
 		fprintf(stderr, "bench-fs: out of memory\n");
 		return 1;
+	}
+	for (t = 0; t < b.threads; t++) {
+		ws[t].b = &b;
+		ws[t].first = t;
+		/* big enough for a read chunk and for the document to write */
+		ws[t].buf = malloc((b.size + 1 > READ_BUF ? b.size + 1 : READ_BUF));
+		if (ws[t].buf == NULL) {
+			fprintf(stderr, "bench-fs: out of memory\n");
+			return 1;
+		}
 	}
 	bench_order(b.order, b.n, b.shuffle);
 	if (header)
 		fputs(BENCH_HEADER, stdout);
 	for (; optind < argc; optind++)
-		run_phase(&b, argv[optind]);
+		run_phase(&b, ws, argv[optind]);
 	close(b.dirfd);
+	for (t = 0; t < b.threads; t++)
+		free(ws[t].buf);
+	free(ws);
 	free(b.order);
 	free(b.lat);
-	free(b.buf);
 	return b.total_errors ? 1 : 0;
 }

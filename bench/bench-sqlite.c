@@ -1,8 +1,10 @@
 /* bench-sqlite.c - the raw SQLite baseline for bench-fs: the same N documents
- * as 500 B blobs, one WAL transaction per write at synchronous=FULL, point
- * reads by primary key; prints bench-fs's line format. */
+ * as blobs, one WAL transaction per write at synchronous=FULL, point reads by
+ * primary key, by one or several threads with a connection each; prints
+ * bench-fs's line format. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,18 @@
 
 #include "bench.h"
 
+#define MAX_THREADS 256
+
+/* One thread's connection and counters; n, order, lat and size are shared. */
 struct sqlbench {
 	sqlite3 *db;
 	sqlite3_stmt *begin, *commit, *put, *get, *del;
+	pthread_t tid;
 	unsigned n;
+	unsigned first, threads; /* visits order[first], order[first + threads], ... */
+	size_t size;             /* bytes per document */
+	char *doc;               /* size + 1 bytes */
+	int op;
 	unsigned *order;
 	double *lat;
 	unsigned long long bytes;
@@ -62,12 +72,11 @@ static void bind_key(struct sqlbench *s, sqlite3_stmt *st, unsigned i)
 /* One write transaction, as a swarmfs close() would run it. */
 static void op_put(struct sqlbench *s, unsigned i, unsigned gen)
 {
-	char doc[BENCH_DOC_SIZE + 1];
-	size_t len = bench_make_doc(doc, i, gen);
+	size_t len = bench_make_doc_size(s->doc, s->size, i, gen);
 
 	step_done(s, s->begin);
 	bind_key(s, s->put, i);
-	if (sqlite3_bind_blob(s->put, 3, doc, (int)len, SQLITE_STATIC) != SQLITE_OK)
+	if (sqlite3_bind_blob(s->put, 3, s->doc, (int)len, SQLITE_STATIC) != SQLITE_OK)
 		die_sql(s, "unable to bind document");
 	step_done(s, s->put);
 	step_done(s, s->commit);
@@ -76,7 +85,6 @@ static void op_put(struct sqlbench *s, unsigned i, unsigned gen)
 
 static void op_get(struct sqlbench *s, unsigned i)
 {
-	char buf[BENCH_DOC_SIZE * 4];
 	int rc, len;
 
 	bind_key(s, s->get, i);
@@ -85,8 +93,8 @@ static void op_get(struct sqlbench *s, unsigned i)
 		die_sql(s, "point read found no row");
 	len = sqlite3_column_bytes(s->get, 0);
 	/* copy out, as a reader of a file would get its own bytes */
-	memcpy(buf, sqlite3_column_blob(s->get, 0),
-	       (size_t)len < sizeof(buf) ? (size_t)len : sizeof(buf));
+	memcpy(s->doc, sqlite3_column_blob(s->get, 0),
+	       (size_t)len < s->size + 1 ? (size_t)len : s->size + 1);
 	s->bytes += (unsigned long long)len;
 	sqlite3_reset(s->get);
 }
@@ -103,35 +111,17 @@ static void op_del(struct sqlbench *s, unsigned i)
 	step_done(s, s->commit);
 }
 
-static void run_phase(struct sqlbench *s, const char *spec)
+static void *worker_run(void *arg)
 {
-	const char *colon = strchr(spec, ':');
-	const char *label = colon ? colon + 1 : spec;
-	size_t oplen = colon ? (size_t)(colon - spec) : strlen(spec);
-	double start, t;
+	struct sqlbench *s = arg;
+	double t = bench_now_us();
 	unsigned i;
-	int op;
 
-	if (oplen == 6 && strncmp(spec, "create", 6) == 0)
-		op = 'c';
-	else if (oplen == 9 && strncmp(spec, "overwrite", 9) == 0)
-		op = 'o';
-	else if (oplen == 4 && strncmp(spec, "read", 4) == 0)
-		op = 'r';
-	else if (oplen == 6 && strncmp(spec, "unlink", 6) == 0)
-		op = 'u';
-	else {
-		fprintf(stderr, "bench-sqlite: unknown phase '%s'\n", spec);
-		exit(2);
-	}
-	s->bytes = 0;
-	start = bench_now_us();
-	t = start;
-	for (i = 0; i < s->n; i++) {
+	for (i = s->first; i < s->n; i += s->threads) {
 		unsigned k = s->order[i];
 		double t1;
 
-		switch (op) {
+		switch (s->op) {
 		case 'c':
 			op_put(s, k, 0);
 			break;
@@ -149,33 +139,125 @@ static void run_phase(struct sqlbench *s, const char *spec)
 		s->lat[i] = t1 - t;
 		t = t1;
 	}
-	bench_report(label, s->n, bench_now_us() - start, s->lat, s->n, s->bytes, 0);
+	return NULL;
+}
+
+static void run_phase(struct sqlbench *ws, unsigned threads, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	const char *label = colon ? colon + 1 : spec;
+	size_t oplen = colon ? (size_t)(colon - spec) : strlen(spec);
+	unsigned long long bytes = 0;
+	double start;
+	unsigned t;
+	int op;
+
+	if (oplen == 6 && strncmp(spec, "create", 6) == 0)
+		op = 'c';
+	else if (oplen == 9 && strncmp(spec, "overwrite", 9) == 0)
+		op = 'o';
+	else if (oplen == 4 && strncmp(spec, "read", 4) == 0)
+		op = 'r';
+	else if (oplen == 6 && strncmp(spec, "unlink", 6) == 0)
+		op = 'u';
+	else {
+		fprintf(stderr, "bench-sqlite: unknown phase '%s'\n", spec);
+		exit(2);
+	}
+	for (t = 0; t < threads; t++) {
+		ws[t].bytes = 0;
+		ws[t].op = op;
+	}
+	start = bench_now_us();
+	if (threads == 1) {
+		worker_run(&ws[0]);
+	} else {
+		for (t = 0; t < threads; t++) {
+			if (pthread_create(&ws[t].tid, NULL, worker_run, &ws[t]) != 0) {
+				fprintf(stderr, "bench-sqlite: unable to start a thread\n");
+				exit(1);
+			}
+		}
+		for (t = 0; t < threads; t++)
+			pthread_join(ws[t].tid, NULL);
+	}
+	for (t = 0; t < threads; t++)
+		bytes += ws[t].bytes;
+	bench_report(label, ws[0].n, bench_now_us() - start, ws[0].lat, ws[0].n, bytes, 0);
+}
+
+/* Opens one connection with its statements. */
+static void open_conn(struct sqlbench *s, const char *path, const char *sync)
+{
+	char sql[128];
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench-sqlite: unable to open '%s': %s\n", path,
+			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		exit(1);
+	}
+	/* writers queue on the WAL write lock, as swarmfs's writers would */
+	sqlite3_busy_timeout(s->db, 60000);
+	exec(s, "PRAGMA journal_mode=WAL");
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", sync);
+	exec(s, sql);
+	exec(s, "CREATE TABLE IF NOT EXISTS resources ("
+		" namespace TEXT NOT NULL, name TEXT NOT NULL, doc BLOB NOT NULL,"
+		" PRIMARY KEY (namespace, name))");
+	s->begin = prepare(s, "BEGIN IMMEDIATE");
+	s->commit = prepare(s, "COMMIT");
+	s->put = prepare(s, "INSERT OR REPLACE INTO resources (namespace, name, doc)"
+			 " VALUES (?1, ?2, ?3)");
+	s->get = prepare(s, "SELECT doc FROM resources WHERE namespace = ?1 AND name = ?2");
+	s->del = prepare(s, "DELETE FROM resources WHERE namespace = ?1 AND name = ?2");
+	s->doc = malloc(s->size + 1);
+	if (s->doc == NULL) {
+		fprintf(stderr, "bench-sqlite: out of memory\n");
+		exit(1);
+	}
+}
+
+static void close_conn(struct sqlbench *s)
+{
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
+	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->get);
+	sqlite3_finalize(s->del);
+	sqlite3_close(s->db);
+	free(s->doc);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench-sqlite [-n N] [--sync FULL|NORMAL|OFF] [--seq] [--header]\n"
+		"usage: bench-sqlite [-n N] [-j THREADS] [--size BYTES[k|m]]\n"
+		"                    [--sync FULL|NORMAL|OFF] [--seq] [--header]\n"
 		"                    DBFILE PHASE[:LABEL]...\n"
 		"phases: create overwrite read unlink (create/overwrite: INSERT OR REPLACE,\n"
-		"one BEGIN IMMEDIATE transaction per row; read: point read by primary key)\n");
+		"one BEGIN IMMEDIATE transaction per row; read: point read by primary key);\n"
+		"with -j, T threads with a connection each share every phase\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"sync", required_argument, NULL, 'S'},
+		{"size", required_argument, NULL, 'z'},
 		{"seq", no_argument, NULL, 's'},
 		{"header", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct sqlbench s = {.n = 10000};
-	const char *sync = "FULL";
-	char sql[128];
+	unsigned n = 10000, threads = 1, t, *order;
+	size_t size = BENCH_DOC_SIZE;
+	const char *sync = "FULL", *path;
+	struct sqlbench *ws;
+	double *lat;
 	int c, header = 0, shuffle = 1;
 
-	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:j:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': {
 			long v = bench_parse_count(optarg);
@@ -184,7 +266,27 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench-sqlite: bad count '%s'\n", optarg);
 				return 2;
 			}
-			s.n = (unsigned)v;
+			n = (unsigned)v;
+			break;
+		}
+		case 'j': {
+			long v = bench_parse_count(optarg);
+
+			if (v < 0 || v > MAX_THREADS) {
+				fprintf(stderr, "bench-sqlite: bad thread count '%s'\n", optarg);
+				return 2;
+			}
+			threads = (unsigned)v;
+			break;
+		}
+		case 'z': {
+			long v = bench_parse_size(optarg);
+
+			if (v < 0) {
+				fprintf(stderr, "bench-sqlite: bad size '%s'\n", optarg);
+				return 2;
+			}
+			size = (size_t)v;
 			break;
 		}
 		case 'S':
@@ -214,46 +316,34 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (sqlite3_open_v2(argv[optind], &s.db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "bench-sqlite: unable to open '%s': %s\n", argv[optind],
-			s.db ? sqlite3_errmsg(s.db) : "out of memory");
-		return 1;
-	}
-	optind++;
-	sqlite3_busy_timeout(s.db, 5000);
-	exec(&s, "PRAGMA journal_mode=WAL");
-	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", sync);
-	exec(&s, sql);
-	exec(&s, "CREATE TABLE IF NOT EXISTS resources ("
-		 " namespace TEXT NOT NULL, name TEXT NOT NULL, doc BLOB NOT NULL,"
-		 " PRIMARY KEY (namespace, name))");
-	s.begin = prepare(&s, "BEGIN IMMEDIATE");
-	s.commit = prepare(&s, "COMMIT");
-	s.put = prepare(&s, "INSERT OR REPLACE INTO resources (namespace, name, doc)"
-			    " VALUES (?1, ?2, ?3)");
-	s.get = prepare(&s, "SELECT doc FROM resources WHERE namespace = ?1 AND name = ?2");
-	s.del = prepare(&s, "DELETE FROM resources WHERE namespace = ?1 AND name = ?2");
-
-	s.order = malloc(s.n * sizeof(*s.order));
-	s.lat = malloc(s.n * sizeof(*s.lat));
-	if (s.order == NULL || s.lat == NULL) {
+	path = argv[optind++];
+	if (threads > n)
+		threads = n;
+	order = malloc(n * sizeof(*order));
+	lat = malloc(n * sizeof(*lat));
+	ws = calloc(threads, sizeof(*ws));
+	if (order == NULL || lat == NULL || ws == NULL) {
 		fprintf(stderr, "bench-sqlite: out of memory\n");
 		return 1;
 	}
-	bench_order(s.order, s.n, shuffle);
+	bench_order(order, n, shuffle);
+	for (t = 0; t < threads; t++) {
+		ws[t].n = n;
+		ws[t].first = t;
+		ws[t].threads = threads;
+		ws[t].size = size;
+		ws[t].order = order;
+		ws[t].lat = lat;
+		open_conn(&ws[t], path, sync);
+	}
 	if (header)
 		fputs(BENCH_HEADER, stdout);
 	for (; optind < argc; optind++)
-		run_phase(&s, argv[optind]);
-
-	sqlite3_finalize(s.begin);
-	sqlite3_finalize(s.commit);
-	sqlite3_finalize(s.put);
-	sqlite3_finalize(s.get);
-	sqlite3_finalize(s.del);
-	sqlite3_close(s.db);
-	free(s.order);
-	free(s.lat);
+		run_phase(ws, threads, argv[optind]);
+	for (t = 0; t < threads; t++)
+		close_conn(&ws[t]);
+	free(ws);
+	free(order);
+	free(lat);
 	return 0;
 }

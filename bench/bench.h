@@ -20,24 +20,50 @@ static inline double bench_now_us(void)
 }
 
 /*
- * Builds a valid Deployment of exactly BENCH_DOC_SIZE bytes into `out`
- * (at least BENCH_DOC_SIZE + 1 bytes): the env map carries the padding so the
- * schema stays satisfied.  `gen` changes the content so an overwrite really
- * is a new version.  Returns the length.
+ * Builds a valid Deployment of exactly `size` bytes (at least
+ * BENCH_DOC_MIN) into `out` (at least size + 1 bytes): the env map carries
+ * the padding so the schema stays satisfied.  `gen` changes the content so
+ * an overwrite really is a new version.  Returns the length.
  */
-static inline size_t bench_make_doc(char *out, unsigned i, unsigned gen)
+#define BENCH_DOC_MIN 128
+static inline size_t bench_make_doc_size(char *out, size_t size, unsigned i, unsigned gen)
 {
-	int len = snprintf(out, BENCH_DOC_SIZE + 1,
+	int len = snprintf(out, size + 1,
 			   "{\"spec\":{\"image\":\"nginx:1.25\",\"replicas\":%u,"
 			   "\"env\":{\"DOC\":\"d%05u\",\"PAD\":\"",
 			   3 + gen, i);
 	const char *tail = "\"}}}\n";
 	size_t tail_len = strlen(tail);
-	size_t pad = BENCH_DOC_SIZE - (size_t)len - tail_len;
+	size_t pad = size - (size_t)len - tail_len;
 
 	memset(out + len, 'x', pad);
 	memcpy(out + len + pad, tail, tail_len + 1);
-	return BENCH_DOC_SIZE;
+	return size;
+}
+
+/* The same at the default size. */
+static inline size_t bench_make_doc(char *out, unsigned i, unsigned gen)
+{
+	return bench_make_doc_size(out, BENCH_DOC_SIZE, i, gen);
+}
+
+/* Parses a document size in bytes, with an optional k or m (KiB, MiB)
+ * suffix; -1 if `s` is not one or is outside BENCH_DOC_MIN..16 MiB. */
+static inline long bench_parse_size(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end == 'k' || *end == 'K') {
+		v <<= 10;
+		end++;
+	} else if (*end == 'm' || *end == 'M') {
+		v <<= 20;
+		end++;
+	}
+	if (*s == '\0' || *end != '\0' || v < BENCH_DOC_MIN || v > (16ul << 20))
+		return -1;
+	return (long)v;
 }
 
 /* Fills order[0..n-1] with a permutation: identity, or a shuffle with a fixed

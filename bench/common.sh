@@ -42,6 +42,41 @@ build_or_check() {
 	return 1
 }
 
+# free_ports N: N even base ports, each with the next one free as well (a
+# sidecar serves catch-up requests on its --listen port + 1; an etcd member
+# takes its client port and the peer port after it).
+free_ports() {
+	python3 - "$1" <<'EOF'
+import random, socket, sys
+found = []
+while len(found) < int(sys.argv[1]):
+    p = random.randrange(20000, 60000, 2)
+    try:
+        socks = []
+        for q in (p, p + 1):
+            s = socket.socket()
+            s.bind(("127.0.0.1", q))
+            socks.append(s)
+        for s in socks:
+            s.close()
+        if p not in found:
+            found.append(p)
+    except OSError:
+        pass
+print(" ".join(map(str, found)))
+EOF
+}
+
+# drop_caches: writes back and drops the page, dentry and inode caches when
+# allowed (root); the caller reports can_drop.
+can_drop=0
+[ -w /proc/sys/vm/drop_caches ] && can_drop=1
+drop_caches() {
+	sync
+	[ "$can_drop" = 1 ] && echo 3 >/proc/sys/vm/drop_caches
+	return 0
+}
+
 # --- scratch space and cleanup ------------------------------------------------
 mounted=()   # mount points currently mounted by us
 daemons=()   # pids of the processes we started and must stop
@@ -109,6 +144,25 @@ start_swarmfs() {
 	return 1
 }
 
+# start_pass SRC MNT LOG: the bare FUSE passthrough (bench/fusepass) of SRC
+# on MNT, in the foreground; sets $fuse_pid.
+start_pass() {
+	local src=$1 mnt=$2 log=$3 i
+	mkdir -p "$mnt"
+	"$FUSEPASS" -f "$src" "$mnt" >>"$log" 2>&1 &
+	fuse_pid=$!
+	daemons+=("$fuse_pid")
+	mounted+=("$mnt")
+	for i in $(seq 200); do
+		is_mounted "$mnt" && stat "$mnt" >/dev/null 2>&1 && return 0
+		kill -0 "$fuse_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	say "$me: unable to mount the passthrough on '$mnt'"
+	stop_swarmfs "$mnt" "$fuse_pid"
+	return 1
+}
+
 # stop_swarmfs MNT PID: unmounts, waits up to 5 s for the daemon, then kills it.
 stop_swarmfs() {
 	local mnt=$1 pid=$2 i
@@ -128,6 +182,65 @@ stop_swarmfs() {
 	fi
 	wait "$pid" 2>/dev/null
 	forget "$pid" "$mnt"
+}
+
+# --- etcd ------------------------------------------------------------------------
+# start_etcd TAG COUNT: a COUNT-member etcd cluster on 127.0.0.1 with data
+# under $work/etcd-TAG; sets etcd_urls (client URLs) and etcd_pids, and
+# waits up to 20 s for every member to report healthy.
+etcd_urls=()
+etcd_pids=()
+start_etcd() {
+	local tag=$1 count=$2 i cluster= p ports
+	read -r -a ports <<<"$(free_ports "$count")"
+	etcd_urls=()
+	etcd_pids=()
+	for i in $(seq "$count"); do
+		p=${ports[$((i - 1))]}
+		cluster="$cluster${cluster:+,}e$i=http://127.0.0.1:$((p + 1))"
+	done
+	for i in $(seq "$count"); do
+		p=${ports[$((i - 1))]}
+		etcd --name "e$i" --data-dir "$work/etcd-$tag/$i" \
+			--listen-client-urls "http://127.0.0.1:$p" \
+			--advertise-client-urls "http://127.0.0.1:$p" \
+			--listen-peer-urls "http://127.0.0.1:$((p + 1))" \
+			--initial-advertise-peer-urls "http://127.0.0.1:$((p + 1))" \
+			--initial-cluster "$cluster" --initial-cluster-state new \
+			--initial-cluster-token "bench-$tag" --logger zap --log-level error \
+			>>"$work/etcd-$tag.log" 2>&1 &
+		etcd_pids+=("$!")
+		daemons+=("$!")
+		etcd_urls+=("http://127.0.0.1:$p")
+	done
+	python3 - "${etcd_urls[@]}" <<'EOF' && return 0
+import sys, time, urllib.request
+deadline = time.time() + 20
+for url in sys.argv[1:]:
+    while True:
+        try:
+            if b'"true"' in urllib.request.urlopen(url + "/health", timeout=2).read():
+                break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+EOF
+	say "$me: etcd ($tag, $count members) did not become healthy within 20 s; its log ends:"
+	tail -n 5 "$work/etcd-$tag.log" >&2
+	stop_etcd
+	return 1
+}
+
+stop_etcd() {
+	local p
+	for p in "${etcd_pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+		forget "$p"
+	done
+	etcd_pids=()
 }
 
 # --- a generated export --------------------------------------------------------

@@ -5,9 +5,10 @@
 EXTRA_PROGRAMS = bench/bench-fs bench/bench-sqlite bench/fusepass \
 	bench/bench-write bench/bench-nng
 bench_bench_fs_SOURCES = bench/bench-fs.c bench/bench.h
+bench_bench_fs_LDADD = -lpthread
 bench_bench_sqlite_SOURCES = bench/bench-sqlite.c bench/bench.h
 bench_bench_sqlite_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
-bench_bench_sqlite_LDADD = $(SQLITE_LIBS)
+bench_bench_sqlite_LDADD = $(SQLITE_LIBS) -lpthread
 bench_fusepass_SOURCES = bench/fusepass.c
 bench_fusepass_CPPFLAGS = $(AM_CPPFLAGS) $(FUSE_CFLAGS)
 bench_fusepass_LDADD = $(FUSE_LIBS)

@@ -23,6 +23,7 @@ usage: bench/run-replication.sh [options]
   --catchup-reps N  catch-up repetitions (default: REPS); each gives two samples
   --no-compact    skip the catch-up after the peer compacted its log (run once)
   --quick         smoke run: -D 3 -C 10000
+  --tsv FILE      also copy the raw samples (KEY<TAB>VALUE lines) to FILE
   --builddir DIR  build tree holding fs/, store/, sync/ and bench/ (default .)
   --no-build      do not run make first
   -h, --help      this text
@@ -39,6 +40,7 @@ compact=1
 creps=
 builddir=.
 build=1
+tsv=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) reps=${2:?}; shift ;;
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--no-compact) compact=0 ;;
 	--catchup-reps) creps=${2:?}; shift ;;
 	--quick) dur=3; changes=10000 ;;
+	--tsv) tsv=${2:?}; shift ;;
 	--builddir) builddir=${2:?}; shift ;;
 	--no-build) build=0 ;;
 	-h|--help) usage; exit 0 ;;
@@ -87,29 +90,6 @@ notes=$work/notes.txt   # things that went wrong, printed under the tables
 : >"$notes"
 note() { say "$me: $*"; printf -- '- %s\n' "$*" >>"$notes"; }
 
-# free_ports N: N even base ports, each with the next one free as well (a
-# sidecar serves catch-up requests on its --listen port + 1).
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-found = []
-while len(found) < int(sys.argv[1]):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        socks = []
-        for q in (p, p + 1):
-            s = socket.socket()
-            s.bind(("127.0.0.1", q))
-            socks.append(s)
-        for s in socks:
-            s.close()
-        if p not in found:
-            found.append(p)
-    except OSError:
-        pass
-print(" ".join(map(str, found)))
-EOF
-}
 read -r -a ports <<<"$(free_ports 5)"
 url() { echo "tcp://127.0.0.1:${ports[$1]}"; }
 
@@ -350,6 +330,7 @@ for i in 1 2 3; do
 	[ -n "${sync_pid[$i]}" ] && record "hwm.end.$i" "$(proc_kb "${sync_pid[$i]}" VmHWM)"
 done
 resources_end=$(status 1 .resources)
+[ -n "$tsv" ] && cp "$results" "$tsv"
 
 # --- report ---------------------------------------------------------------------------------
 times() { if [ "$1" = n/a ]; then echo n/a; else echo "$1×"; fi; }
