@@ -22,7 +22,12 @@ run() {
 	echo "== $name: $* ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 	"$@" >"$out/long-$name.log" 2>&1
 	rc=$?
-	grep '^#' "$out/long-$name.log" | grep -v '^# kept'
+	# The fuzzers give their executions and coverage on their "ok" lines.
+	if [ "$name" = fuzz ]; then
+		grep -E '^(#|ok|not ok)' "$out/long-$name.log"
+	else
+		grep -E '^(#|not ok)' "$out/long-$name.log" | grep -v '^# kept'
+	fi
 	grep -c '^not ok' "$out/long-$name.log" | sed "s/^/== $name: failed test points: /"
 	echo "== $name: exit $rc, log $out/long-$name.log"
 	[ "$rc" = 0 ] || status=1
