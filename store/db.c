@@ -102,6 +102,10 @@ int store_db_error(struct store *s, int rc, const char *what, struct store_err *
 	const char *path = s && s->path ? s->path : "";
 
 	log_msg(LOG_ERR, "store '%s': %s: %s", path, what, msg);
+	/* A write or sync that failed with ENOSPC is SQLITE_IOERR_*, not
+	 * SQLITE_FULL: the writer should still hear "disk full". */
+	if ((rc & 0xff) == SQLITE_IOERR && s && s->db && sqlite3_system_errno(s->db) == ENOSPC)
+		return store_db_errf(err, -ENOSPC, "store '%s': disk full", path);
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
