@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -197,6 +198,42 @@ int64_t store_db_now(const struct store *s)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#ifdef SWARMFS_FAULT_INJECTION
+int store_db_fault(struct store *s, const char *what, struct store_err *err)
+{
+	int rc = store_fault_errno();
+
+	log_msg(LOG_ERR, "store '%s': %s: injected fault: %s", s->path, what, strerror(-rc));
+	if (rc == -ENOSPC)
+		return store_db_errf(err, rc, "store '%s': disk full", s->path);
+	return store_db_errf(err, rc, "store '%s': %s: %s", s->path, what, strerror(-rc));
+}
+
+/*
+ * Stands in for SQLite's auto-checkpoint hook (same 1000-frame threshold).
+ * At the point store/wal/checkpoint it checkpoints after this commit with
+ * the first write of that checkpoint failing: a failed checkpoint must
+ * neither fail nor undo the commit that ran it, and the next must succeed.
+ */
+static int fault_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+	int inject = 0, rc;
+
+	fiu_do_on("store/wal/checkpoint", inject = store_fault_errno());
+	if (inject)
+		fiu_enable("posix/io/rw/pwrite", 1, (void *)(intptr_t)-inject, FIU_ONETIME);
+	if (inject || frames >= 1000) {
+		rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (rc != SQLITE_OK)
+			log_msg(LOG_ERR, "store '%s': checkpoint: %s", s->path, sqlite3_errmsg(db));
+	}
+	if (inject)
+		fiu_disable("posix/io/rw/pwrite");
+	return SQLITE_OK;
+}
+#endif
+
 int store_db_write_begin(struct store *s, struct store_db_write *w,
 			 struct store_err *err)
 {
@@ -205,6 +242,7 @@ int store_db_write_begin(struct store *s, struct store_db_write *w,
 	if (s->readonly)
 		return store_db_errf(err, -EROFS, "store '%s' is open read-only", s->path);
 	w->outer = sqlite3_get_autocommit(s->db);
+	fiu_do_on("store/txn/begin", return store_db_fault(s, "begin", err));
 	rc = store_db_exec(s, w->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT store_write", err);
 	return rc;
 }
@@ -214,8 +252,17 @@ int store_db_write_end(struct store *s, struct store_db_write *w, int rc,
 {
 	int rc2;
 
+	if (rc == 0 && w->outer) {
+		fiu_do_on("store/txn/commit", rc = store_db_fault(s, "commit", err));
+	}
 	if (rc == 0) {
 		rc2 = store_db_exec(s, w->outer ? "COMMIT" : "RELEASE store_write", err);
+		/* Committed, but the writer is told it failed: the change is
+		 * then whole, never half there. */
+		if (rc2 == 0 && w->outer) {
+			fiu_return_on("store/txn/ack",
+				      store_db_fault(s, "acknowledge", err));
+		}
 		if (rc2 == 0)
 			return 0;
 		rc = rc2;
@@ -510,6 +557,10 @@ int store_open(const char *path, const struct store_options *opts,
 		rc = store_db_exec(s, "PRAGMA journal_mode=WAL", err);
 		if (rc < 0)
 			goto fail;
+#ifdef SWARMFS_FAULT_INJECTION
+		fiu_init(0);
+		sqlite3_wal_hook(s->db, fault_wal_hook, s);
+#endif
 	}
 	/* FULL syncs the WAL on every commit: a commit that returned survives
 	 * power loss, which SPEC promises for close(). */
