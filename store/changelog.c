@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fault.h"
+
 const char *store_op_name(enum store_op op)
 {
 	switch (op) {
@@ -81,6 +83,8 @@ int store_db_change_append(struct store *s, enum store_op op,
 	if (rc < 0)
 		return rc;
 	*revision = sqlite3_last_insert_rowid(s->db);
+	/* The change row is in, its origin sequence not yet. */
+	fiu_return_on("store/changelog/append", store_db_fault(s, "append change", err));
 
 	rc = store_db_stmt(s, STMT_ORIGIN_SET, &st, err);
 	if (rc < 0)
