@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
+
 static int check_kind(enum store_kind kind, struct store_err *err)
 {
 	if ((int)kind < 0 || kind >= STORE_KIND_COUNT)
@@ -230,6 +232,8 @@ static int write_row(struct store *s, enum store_kind kind, const char *ns,
 	store_db_release(s, STMT_RES_UPSERT, st);
 	if (rc < 0)
 		return rc;
+	/* The row is written, the change log not yet. */
+	fiu_return_on("store/resource/write", store_db_fault(s, "write resource", err));
 	res->version = meta.version;
 	return store_db_change_append(s, STORE_OP_PUT, kind, ns, name, meta.version,
 				      meta.hlc, now, body, source, &res->revision, err);
