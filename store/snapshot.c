@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 
 /* Meta keys that make a store file a snapshot; recovery removes them. */
@@ -313,12 +314,20 @@ int store_snapshot_create(struct store *s, const char *dir, const char *name,
 		rc = store_db_error(s, rc, "take snapshot", err);
 	}
 	sqlite3_finalize(st);
+	/* The copy is on disk, whole or not. */
+	if (rc == 0) {
+		fiu_do_on("store/snapshot/write", rc = store_db_fault(s, "snapshot copy", err));
+	}
 	if (rc == 0)
 		rc = finish_copy(tmp, info, err);
 	if (rc == 0) {
 		rc = fsync_file(tmp);
+		fiu_do_on("store/snapshot/fsync", rc = store_db_fault(s, "snapshot sync", NULL));
 		if (rc < 0)
 			store_db_errf(err, rc, "cannot sync snapshot '%s': %s", name, strerror(-rc));
+	}
+	if (rc == 0) {
+		fiu_do_on("store/snapshot/rename", rc = store_db_fault(s, "snapshot rename", err));
 	}
 	if (rc == 0) {
 		/* NOREPLACE: a snapshot of the same name taken meanwhile by
