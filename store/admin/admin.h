@@ -173,6 +173,23 @@ int admin_import(struct store *s, const char *data, size_t len,
 int admin_read_file(const char *path, char **data, size_t *len,
 		    struct store_err *err);
 
+/* ---- Kubernetes export (kubernetes.c) ------------------------------------- */
+
+/*
+ * Maps admin_export's tree to a v1 List of apps/v1 Deployments, v1 Services,
+ * v1 Pods and networking.k8s.io/v1 Ingresses.  What Kubernetes would refuse
+ * is moved or left out and reported (ADMIN_WARNING) through `report` (may be
+ * NULL).  Returns 0 and a new tree in *out (caller frees with cJSON_Delete),
+ * or -ENOMEM with err filled.
+ */
+int admin_kubernetes(const cJSON *export, admin_report_cb report, void *arg,
+		     cJSON **out, struct store_err *err);
+
+/* admin_export then admin_kubernetes, printed like admin_export_file to
+ * `path` (NULL or "-": stdout). */
+int admin_kubernetes_file(struct store *s, const char *path, int64_t now_ms,
+			  admin_report_cb report, void *arg, struct store_err *err);
+
 /* ---- change log (log.c) --------------------------------------------------- */
 
 /*
