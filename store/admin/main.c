@@ -29,6 +29,9 @@ static const char usage_text[] =
 	"  status [--json]            node, revision, counts, namespaces, sizes\n"
 	"  check                      integrity check and validation of every document\n"
 	"  export [-o FILE]           the whole state as one JSON document (stdout by default)\n"
+	"  export --kubernetes [-o FILE]\n"
+	"                             the live state as a Kubernetes v1 List of Deployments,\n"
+	"                             Services, Pods and Ingresses (for kubectl apply -f)\n"
 	"  import FILE|- [--dry-run]  a swarmfs export or a Podman Swarm state.json,\n"
 	"                             in one transaction; nothing is applied on any error\n"
 	"  log [KIND[/NS[/NAME]]] [--since REV] [--limit N] [--json]\n"
@@ -561,14 +564,24 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void export_report(enum admin_severity sev, const char *msg, void *arg)
+{
+	fprintf(stderr, PROG ": %s: %s\n", sev == ADMIN_ERROR ? "error" : "warning", msg);
+}
+
 static int cmd_export(struct admin *a, int argc, char **argv)
 {
 	struct store_err err = { { 0 } };
 	struct store *s = NULL;
 	const char *out = NULL;
+	bool kubernetes = false;
 	int rc;
 
 	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--kubernetes") == 0 || strcmp(argv[i], "-k") == 0) {
+			kubernetes = true;
+			continue;
+		}
 		rc = global_opt(a, argc, argv, &i);
 		if (rc == 0)
 			rc = opt_value(argc, argv, &i, "--output", "-o", &out);
@@ -581,7 +594,10 @@ static int cmd_export(struct admin *a, int argc, char **argv)
 	rc = open_store(a, false, false, &s, &err);
 	if (rc < 0)
 		return fail(&err, rc);
-	rc = admin_export_file(s, out, now_ms(), &err);
+	if (kubernetes)
+		rc = admin_kubernetes_file(s, out, now_ms(), export_report, NULL, &err);
+	else
+		rc = admin_export_file(s, out, now_ms(), &err);
 	store_close(s);
 	if (rc < 0)
 		return fail(&err, rc);
