@@ -208,6 +208,8 @@ start_etcd() {
 			--initial-advertise-peer-urls "http://127.0.0.1:$((p + 1))" \
 			--initial-cluster "$cluster" --initial-cluster-state new \
 			--initial-cluster-token "bench-$tag" --logger zap --log-level error \
+			--auto-compaction-mode revision --auto-compaction-retention 1000 \
+			--quota-backend-bytes 8589934592 \
 			>>"$work/etcd-$tag.log" 2>&1 &
 		etcd_pids+=("$!")
 		daemons+=("$!")
