@@ -21,6 +21,8 @@ seconds=${REL_SOAK_SECONDS:-60}
 wrate=${REL_SOAK_RATE:-40}
 rrate=${REL_SOAK_READ_RATE:-$((wrate * 4))}
 wal_cap_mb=${REL_WAL_CAP_MB:-64}
+# RSS and fds need samples before and after the warm-up: 20 s at least.
+[ "$seconds" -ge 20 ] || bail_out "REL_SOAK_SECONDS=$seconds: at least 20 s are needed"
 interval=$((seconds / 120))
 [ "$interval" -ge 1 ] || interval=1
 
