@@ -2,8 +2,9 @@
  * importer (store/admin/podman.c and import.c, libstore compiled in): no
  * input may crash it; every entry of a plan is a valid, unique document
  * under valid names; planning is deterministic; a dry run and the plan
- * agree; and a plan without errors applies to a real store (kept in
- * /dev/shm, one per process), which then holds exactly the planned bodies. */
+ * agree; and a plan without errors applies to a real store (one per
+ * process, in $FUZZ_STORE_DIR or /dev/shm), which then holds exactly the
+ * planned bodies. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,8 +68,12 @@ static struct store *store_get_fresh(void)
 	if (store)
 		return store;
 	if (!store_dir[0]) {
-		const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-				   getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		/* run.sh passes a directory it removes afterwards: libFuzzer
+		 * leaves with _Exit, so atexit does not always run. */
+		const char *base = getenv("FUZZ_STORE_DIR");
+
+		if (base == NULL)
+			base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
 		snprintf(store_dir, sizeof(store_dir), "%s/fuzz-podman.XXXXXX", base);
 		FUZZ_CHECK(mkdtemp(store_dir) != NULL, "unable to create a directory in %s", base);

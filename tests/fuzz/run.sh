@@ -25,14 +25,20 @@ runs=${FUZZ_RUNS:-}
 cc=${FUZZ_CC:-clang}
 harnesses=${FUZZ_ONLY:-"fuzz-document fuzz-wire fuzz-podman"}
 
+# fuzz-podman's scratch store: in memory when /dev/shm is there, and
+# removed here, since libFuzzer does not always run the harness's atexit.
+FUZZ_STORE_DIR=$(mktemp -d /dev/shm/swarmfs-fuzz.XXXXXX 2>/dev/null ||
+	mktemp -d "${TMPDIR:-/tmp}/swarmfs-fuzz-store.XXXXXX") || exit 1
+export FUZZ_STORE_DIR
 if [ -n "${FUZZ_WORKDIR:-}" ]; then
 	work=$FUZZ_WORKDIR
 	mkdir -p "$work" || exit 1
+	trap 'rm -rf "$FUZZ_STORE_DIR"' EXIT
 else
 	work=$(mktemp -d "${TMPDIR:-/tmp}/swarmfs-fuzz.XXXXXX") || exit 1
-	trap 'rm -rf "$work"' EXIT
-	trap 'exit 1' INT TERM
+	trap 'rm -rf "$work" "$FUZZ_STORE_DIR"' EXIT
 fi
+trap 'exit 1' INT TERM
 
 count=0
 for h in $harnesses; do count=$((count + 1)); done
