@@ -127,6 +127,36 @@ rec --mount "$M" --once
 is "$(field default/web-1 '.spec.image + " " + .spec.node')" "nginx:1.27 node-2" \
 	"a tampered pod (image, unknown node) is put right"
 
+# ---- a version conflict: ESTALE, that pod is read and planned again ---------------------
+# A stand-in mv changes web-1 behind the reconciler's back just before the
+# rename that commits its update, once.
+mkdir -p "$TMP/mvbin"
+cat >"$TMP/mvbin/mv" <<'EOF'
+#!/bin/bash
+case ${!#} in
+*/pods/default/web-1.json)
+	if [ ! -e "$MV_MARK" ]; then
+		: >"$MV_MARK"
+		jq 'del(.metadata.version) | .status.phase = "Unknown"' "${!#}" >"$MV_MARK.doc" &&
+			cp "$MV_MARK.doc" "${!#}"
+	fi
+	;;
+esac
+exec /bin/mv "$@"
+EOF
+chmod +x "$TMP/mvbin/mv"
+export MV_MARK=$TMP/mv.mark
+v1=$(field default/web-1 .metadata.version)
+deploy default web nginx:1.29 2
+PATH=$TMP/mvbin:$PATH rec --mount "$M" --once
+ok "a pass that meets a version conflict still exits 0" [ $? = 0 ] || diag "$(cat "$TMP/out")"
+ok "... the conflict happened" test -e "$MV_MARK"
+is "$(field default/web-1 '.spec.image + " " + .status.phase + " " + (.metadata.version | tostring)')" \
+	"nginx:1.29 Pending $((v1 + 2))" "... and web-1 was planned again from the newer version and written"
+ok "... leaving no scratch file behind" not eval 'ls -a "$M/pods/default" | grep -q reconcile'
+deploy default web nginx:1.27 2
+rec --mount "$M" --once
+
 # ---- deletes, orphans ------------------------------------------------------------------------
 rm "$M/deployments/prod/cache.json"
 echo '{"spec":{"image":"x","deployment":"gone"}}' >"$M/pods/default/gone-0.json"
