@@ -1,7 +1,10 @@
 /* wire-seeds.c - writes the fuzz-wire seed corpus: one frame of each
  * message type, as the encoder produces it, into the directory given.
  * run.sh does not need it; it is kept so the seeds can be regenerated
- * when the wire format changes (see tests/fuzz/run.sh --help). */
+ * when the wire format changes, from the source tree:
+ *   cc -std=c11 -D_GNU_SOURCE -Istore -Isync -o /tmp/wire-seeds \
+ *     tests/fuzz/wire-seeds.c sync/wire.c store/jsonscan.c store/kinds.c
+ *   /tmp/wire-seeds tests/fuzz/corpus/fuzz-wire */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
