@@ -313,8 +313,12 @@ static int lock_data_dir(int *fd_out, pid_t *holder)
 
 	snprintf(path, sizeof(path), "%s/swarmfs.lock", fs.data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EROFS)
+	if (fd < 0 && errno == EROFS) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* No lock file to reuse: the reason is the read-only dir. */
+		if (fd < 0 && errno == ENOENT)
+			errno = EROFS;
+	}
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -327,6 +331,43 @@ static int lock_data_dir(int *fd_out, pid_t *holder)
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+/* True when PATH (absolute, resolved) is a mount point: mounting over it
+ * would hide that mount, and unmounting ours would expose it again. */
+static bool is_mount_point(const char *path)
+{
+	char line[8192], mnt[PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *p = line;
+		size_t n = 0;
+
+		/* The fifth field, with spaces and the like as \ooo. */
+		for (int field = 0; field < 4 && p; field++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p == NULL)
+			continue;
+		while (*p && *p != ' ' && n < sizeof(mnt) - 1) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+				mnt[n++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 4;
+			} else {
+				mnt[n++] = *p++;
+			}
+		}
+		mnt[n] = '\0';
+		found = strcmp(mnt, path) == 0;
+	}
+	fclose(f);
+	return found;
 }
 
 static void write_pid(int fd)
@@ -509,12 +550,25 @@ int main(int argc, char **argv)
 		fuse_opt_add_arg(&args, "-d");
 		log_level = LOG_DEBUG;
 	}
-	if (stat(mountpoint, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", mountpoint);
+	if (stat(mountpoint, &sb) < 0) {
+		if (errno == ENOENT)
+			fprintf(stderr, "swarmfs: mount point '%s' does not exist\n", mountpoint);
+		else
+			fprintf(stderr, "swarmfs: cannot use mount point '%s': %s\n", mountpoint,
+				strerror(errno));
+		goto out_args;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "swarmfs: mount point '%s' is not a directory\n", mountpoint);
 		goto out_args;
 	}
 	if (realpath(mountpoint, fs.mountpoint) == NULL)
 		snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", mountpoint);
+	if (is_mount_point(fs.mountpoint)) {
+		fprintf(stderr, "swarmfs: mount point '%s' is already mounted: unmount it first\n",
+			fs.mountpoint);
+		goto out_args;
+	}
 
 	if (opt_data_dir)
 		snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", opt_data_dir);
