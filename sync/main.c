@@ -253,7 +253,7 @@ static void on_signal(int sig)
 /* Holds DATA/swarmfs-sync.lock for the life of the process. */
 static int take_lock(const char *dir)
 {
-	char path[4200], pid[32];
+	char path[4200];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/" SYNC_LOCK_FILE, dir);
@@ -269,10 +269,19 @@ static int take_lock(const char *dir)
 		close(fd);
 		return e == EWOULDBLOCK ? -EBUSY : -e;
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)
-		log_msg(LOG_WARNING, "cannot write the pid to '%s'", path);
 	return fd;
+}
+
+/* The pid goes into the lock once the store is open (on a full disk the
+ * store's "disk full" is the one line to print, not this warning) and the
+ * daemon has forked (its pid is the one to name). */
+static void write_pid(int fd, const char *dir)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_msg(LOG_WARNING, "cannot write the pid to '%s/" SYNC_LOCK_FILE "'", dir);
 }
 
 /* fork + setsid; the parent exits 0 once the child reports it is up (or
@@ -407,7 +416,15 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(db, sizeof(db), "%s/" STORE_DB_FILE, cfg.data_dir);
 	so.node = cfg.node;
-	rc = store_open(db, &so, &s, &err);
+	{
+		/* err.msg is the one line to print: the store's own log line
+		 * about the same failure would repeat it. */
+		int saved = log_level;
+
+		log_level = LOG_CRIT;
+		rc = store_open(db, &so, &s, &err);
+		log_level = saved;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "swarmfs-sync: %s\n", err.msg);
 		return 1;
@@ -422,6 +439,7 @@ int main(int argc, char **argv)
 		}
 		log_use_syslog("swarmfs-sync");
 	}
+	write_pid(lock_fd, cfg.data_dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
