@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,23 @@ int store_db_error(struct store *s, int rc, const char *what, struct store_err *
 		/* The OS reason (EACCES, ENOENT of the dir...) says more than
 		 * "unable to open database file". */
 		int e = s && s->db ? sqlite3_system_errno(s->db) : 0;
+		struct stat sb;
 
+		/* The store is there but its -wal or -shm is not and cannot be
+		 * made: a read-only dir, which ENOENT would hide. */
+		if (e == ENOENT && s->path && stat(s->path, &sb) == 0) {
+			char dir[PATH_MAX];
+			const char *slash = strrchr(s->path, '/');
+			size_t n = slash ? (size_t)(slash - s->path) : 1;
+
+			if (n == 0)
+				n = 1;
+			snprintf(dir, sizeof(dir), "%.*s", (int)n, slash ? s->path : ".");
+			if (access(dir, W_OK) < 0 && (errno == EROFS || errno == EACCES))
+				return store_db_errf(err, -errno,
+						     "cannot open store '%s': cannot create its -wal and -shm files: %s",
+						     path, strerror(errno));
+		}
 		if (e > 0)
 			return store_db_errf(err, -e, "cannot open store '%s': %s", path, strerror(e));
 		return store_db_errf(err, -EIO, "cannot open store '%s': %s", path, msg);
@@ -486,6 +503,7 @@ int store_open(const char *path, const struct store_options *opts,
 	struct stat sb;
 	int64_t version;
 	int flags, rc;
+	bool creating = false;
 
 	*out = NULL;
 	if (!opts)
@@ -496,6 +514,7 @@ int store_open(const char *path, const struct store_options *opts,
 					     path, strerror(errno));
 		if (!opts->create || opts->readonly)
 			return store_db_errf(err, -ENOENT, "no store at '%s'", path);
+		creating = true;
 	} else if (!S_ISREG(sb.st_mode)) {
 		return store_db_errf(err, -EINVAL, "'%s' is not a swarmfs store (not a regular file)",
 				     path);
@@ -589,6 +608,17 @@ int store_open(const char *path, const struct store_options *opts,
 
 fail:
 	store_close(s);
+	/* A store this call began to create and could not finish (a full
+	 * disk): leave the data dir as it was, not with an empty store. */
+	if (creating) {
+		char extra[PATH_MAX + 8];
+
+		unlink(path);
+		snprintf(extra, sizeof(extra), "%s-wal", path);
+		unlink(extra);
+		snprintf(extra, sizeof(extra), "%s-shm", path);
+		unlink(extra);
+	}
 	return rc;
 }
 
