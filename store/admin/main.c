@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,13 +176,20 @@ static int resolve_paths(struct admin *a, struct store_err *err)
 static int open_with(struct admin *a, struct store_options *opts,
 		     struct store **s, struct store_err *err)
 {
+	struct stat sb;
+	bool readonly;
 	int rc;
 
 	opts->node = a->node;
 	rc = resolve_paths(a, err);
 	if (rc < 0)
 		return rc;
-	rc = store_prepare_data_dir(a->dir, opts->readonly, err);
+	/* A command that never creates a store must not create its dir
+	 * either: a missing one is reported as for a reader. */
+	readonly = opts->readonly;
+	if (!opts->create && stat(a->dir, &sb) < 0 && errno == ENOENT)
+		readonly = true;
+	rc = store_prepare_data_dir(a->dir, readonly, err);
 	if (rc < 0)
 		return rc;
 	return store_open(a->db, opts, s, err);
