@@ -11,6 +11,9 @@ dist_check_SCRIPTS += tests/integration/t0060-snapshots-admin.sh
 dist_check_SCRIPTS += tests/integration/t0070-snapshots-mount.sh
 dist_check_SCRIPTS += tests/integration/t0080-mount-extras.sh
 
+# Bad administration: wrong data dirs, read-only, full disk, newer schema, bad mount points.
+dist_check_SCRIPTS += tests/integration/t0120-bad-admin.sh
+
 # Power loss under the store: a test VFS drops unsynced writes at a crash.
 check_PROGRAMS += tests/durability/test-powerloss
 tests_durability_test_powerloss_SOURCES = tests/durability/test-powerloss.c
