@@ -438,6 +438,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		log_use_syslog("swarmfs-sync");
+		/* The lock file names the daemon, not the parent that exited. */
+		{
+			char pid[32];
+
+			snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+			if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
+				log_msg(LOG_WARNING, "cannot write the pid to the lock file");
+		}
 	}
 	write_pid(lock_fd, cfg.data_dir);
 	memset(&sa, 0, sizeof(sa));
