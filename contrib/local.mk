@@ -22,3 +22,5 @@ dist_check_SCRIPTS += contrib/systemd/check-units.sh
 
 # The mount from /etc/fstab through mount.fuse3.
 dist_check_SCRIPTS += tests/integration/t0130-fstab.sh
+# Logging: -f and syslog, --log-level, rate limits (both daemons).
+dist_check_SCRIPTS += tests/integration/t0131-logging.sh
