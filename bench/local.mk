@@ -1,7 +1,8 @@
 # Benchmarks: built on demand, never part of make check.  `make bench` builds
-# them, tries to build the daemons, and runs bench/run-single.sh, which still
-# measures the baselines when swarmfs does not build.  Pass options through
-# BENCH_ARGS, e.g. `make bench BENCH_ARGS=--quick`.
+# the daemons and the benchmark programs, then runs bench/run, which measures
+# swarmfs against tmpfs, the disk, a bare FUSE passthrough, raw SQLite and
+# etcd and writes bench/results/DATE/.  Pass options through BENCH_ARGS, e.g.
+# `make bench BENCH_ARGS=--quick`.
 EXTRA_PROGRAMS = bench/bench-fs bench/bench-sqlite bench/fusepass \
 	bench/bench-write bench/bench-nng
 bench_bench_fs_SOURCES = bench/bench-fs.c bench/bench.h
@@ -19,14 +20,16 @@ bench_bench_nng_CPPFLAGS = $(AM_CPPFLAGS) $(NNG_CFLAGS)
 bench_bench_nng_LDADD = $(NNG_LIBS) -lpthread
 CLEANFILES += bench/bench-fs$(EXEEXT) bench/bench-sqlite$(EXEEXT) \
 	bench/fusepass$(EXEEXT) bench/bench-write$(EXEEXT) bench/bench-nng$(EXEEXT)
-EXTRA_DIST += bench/run-single.sh bench/run-snapshot.sh bench/run-replication.sh \
-	bench/common.sh
+EXTRA_DIST += bench/run bench/report.py bench/etcd-bench.py bench/run-snapshot.sh \
+	bench/run-replication.sh bench/common.sh
 
 BENCH_ARGS =
+bench_deps = bench/bench-fs$(EXEEXT) bench/bench-sqlite$(EXEEXT) \
+	bench/fusepass$(EXEEXT) bench/bench-write$(EXEEXT) bench/bench-nng$(EXEEXT) \
+	fs/swarmfs$(EXEEXT) store/swarmfs-admin$(EXEEXT) sync/swarmfs-sync$(EXEEXT)
 .PHONY: bench
-bench: bench/bench-fs$(EXEEXT) bench/bench-sqlite$(EXEEXT) bench/fusepass$(EXEEXT)
-	-$(MAKE) $(AM_MAKEFLAGS) fs/swarmfs$(EXEEXT) store/swarmfs-admin$(EXEEXT)
-	$(SHELL) $(srcdir)/bench/run-single.sh --builddir '$(abs_builddir)' --no-build $(BENCH_ARGS)
+bench: $(bench_deps)
+	$(SHELL) $(srcdir)/bench/run --builddir '$(abs_builddir)' --no-build $(BENCH_ARGS)
 
 # Snapshot cost against sqlite3 .backup, and writers slowed by snapshots
 # (issue 3); replication latency, throughput, catch-up and sidecar cost on
