@@ -24,3 +24,9 @@ dist_check_SCRIPTS += contrib/systemd/check-units.sh
 dist_check_SCRIPTS += tests/integration/t0130-fstab.sh
 # Logging: -f and syslog, --log-level, rate limits (both daemons).
 dist_check_SCRIPTS += tests/integration/t0131-logging.sh
+
+# Bash completion, where bash-completion looks for it on demand.
+bashcompletiondir = $(datadir)/bash-completion/completions
+dist_bashcompletion_DATA = contrib/bash-completion/swarmfs \
+	contrib/bash-completion/swarmfs-sync contrib/bash-completion/swarmfs-admin
+dist_check_SCRIPTS += contrib/bash-completion/check-completion.sh
