@@ -59,6 +59,45 @@ static int prep(struct store *s, const char *sql, sqlite3_stmt **st,
 	return 0;
 }
 
+/*
+ * prep() for the statements run once per applied change: the prepared
+ * statement stays in the connection's cache, keyed by the SQL string's
+ * address, and release() resets it.  Nested use of one statement (never
+ * in practice) gets a fresh one that release() finalizes.
+ */
+static int prep_cached(struct store *s, const char *sql, sqlite3_stmt **st,
+		       struct store_err *err)
+{
+	int i, rc;
+
+	for (i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
+		if (s->sql_cache[i].sql != sql)
+			continue;
+		if (sqlite3_stmt_busy(s->sql_cache[i].st))
+			return prep(s, sql, st, err);
+		*st = s->sql_cache[i].st;
+		return 0;
+	}
+	rc = prep(s, sql, st, err);
+	if (rc == 0 && i < STORE_SQL_CACHE) {
+		s->sql_cache[i].sql = sql;
+		s->sql_cache[i].st = *st;
+	}
+	return rc;
+}
+
+static void release(struct store *s, sqlite3_stmt *st)
+{
+	for (int i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
+		if (s->sql_cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -82,6 +121,16 @@ static int run(struct store *s, sqlite3_stmt *st, const char *what,
 	int rc = store_db_exec_stmt(s, st, what, err);
 
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* run() for a statement from prep_cached. */
+static int run_cached(struct store *s, sqlite3_stmt *st, const char *what,
+		      struct store_err *err)
+{
+	int rc = store_db_exec_stmt(s, st, what, err);
+
+	release(s, st);
 	return rc;
 }
 
@@ -346,7 +395,7 @@ static int conflict_add(struct store *s, enum store_kind kind, const char *ns,
 			struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT OR IGNORE INTO conflicts(kind, namespace, name, hlc, node, "
+	int rc = prep_cached(s, "INSERT OR IGNORE INTO conflicts(kind, namespace, name, hlc, node, "
 		      "body, version, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, err);
 
 	if (rc < 0)
@@ -359,7 +408,7 @@ static int conflict_add(struct store *s, enum store_kind kind, const char *ns,
 	sqlite3_bind_int64(st, 8, time_ms);
 	log_msg(LOG_INFO, "conflict: " STORE_PATH_FMT " version %lld from '%s' lost",
 		store_kind_dir(kind), ns, name, (long long)version, node);
-	return run(s, st, "record conflict", err);
+	return run_cached(s, st, "record conflict", err);
 }
 
 static int conflict_drop(struct store *s, enum store_kind kind, const char *ns,
@@ -367,7 +416,7 @@ static int conflict_drop(struct store *s, enum store_kind kind, const char *ns,
 			 struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "DELETE FROM conflicts WHERE kind = ?1 AND namespace = ?2 "
+	int rc = prep_cached(s, "DELETE FROM conflicts WHERE kind = ?1 AND namespace = ?2 "
 		      "AND name = ?3 AND hlc = ?4 AND node = ?5", &st, err);
 
 	if (rc < 0)
@@ -375,7 +424,7 @@ static int conflict_drop(struct store *s, enum store_kind kind, const char *ns,
 	bind_key(st, kind, ns, name);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
 	sqlite3_bind_text(st, 5, node, -1, SQLITE_STATIC);
-	return run(s, st, "drop conflict", err);
+	return run_cached(s, st, "drop conflict", err);
 }
 
 /* Whether some change in the log names (hlc, node) as its parent. */
@@ -384,7 +433,7 @@ static int has_child(struct store *s, enum store_kind kind, const char *ns,
 		     struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
+	int rc = prep_cached(s, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
 		      "AND name = ?3 AND parent_hlc = ?4 AND parent_node = ?5 LIMIT 1",
 		      &st, err);
 
@@ -401,7 +450,7 @@ static int has_child(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "look for a child change", err);
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return rc;
 }
 
@@ -536,7 +585,7 @@ static int row_read(struct store *s, enum store_kind kind, const char *ns,
 		    const char *name, struct row *r, struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT version, updated, node, hlc, deleted, body FROM resources "
+	int rc = prep_cached(s, "SELECT version, updated, node, hlc, deleted, body FROM resources "
 		      "WHERE kind = ?1 AND namespace = ?2 AND name = ?3", &st, err);
 
 	memset(r, 0, sizeof(*r));
@@ -565,7 +614,7 @@ static int row_read(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "read resource", err);
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return rc;
 }
 
@@ -575,8 +624,8 @@ static int ns_read(struct store *s, enum store_kind kind, const char *ns,
 		   struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT hlc, node, deleted FROM namespaces WHERE kind = ?1 AND name = ?2",
-		      &st, err);
+	int rc = prep_cached(s, "SELECT hlc, node, deleted FROM namespaces "
+			     "WHERE kind = ?1 AND name = ?2", &st, err);
 
 	*exists = *live = false;
 	memset(stamp, 0, sizeof(*stamp));
@@ -598,7 +647,7 @@ static int ns_read(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "read namespace", err);
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return rc;
 }
 
@@ -715,14 +764,16 @@ static int write_winner(struct store *s, const struct store_rchange *r,
 	meta.hlc = c->hlc;
 	snprintf(meta.node, sizeof(meta.node), "%s", c->origin);
 	if (c->op == STORE_OP_PUT) {
-		rc = store_render(c->kind, c->ns, c->name, &meta, c->body, STORE_RENDER_LIVE,
-				  &doc, &len);
+		/* The body comes from a peer's store: the fast path for stored
+		 * bodies, which still validates one in any other form. */
+		rc = store_render_stored(c->kind, c->ns, c->name, &meta, c->body,
+					 STORE_RENDER_LIVE, NULL, &doc, &len);
 		free(doc);
 		if (rc < 0)
 			return store_db_errf(err, -EINVAL, STORE_PATH_FMT ": body does not render",
 					     store_kind_dir(c->kind), c->ns, c->name);
 	}
-	rc = prep(s, "INSERT INTO resources(kind, namespace, name, body, version, created, "
+	rc = prep_cached(s, "INSERT INTO resources(kind, namespace, name, body, version, created, "
 		  "updated, node, hlc, size, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 		  "?10, ?11) ON CONFLICT(kind, namespace, name) DO UPDATE SET body = excluded.body, "
 		  "version = excluded.version, created = excluded.created, "
@@ -739,7 +790,7 @@ static int write_winner(struct store *s, const struct store_rchange *r,
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)meta.hlc);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)len);
 	sqlite3_bind_int(st, 11, c->op == STORE_OP_PUT ? 0 : 1);
-	return run(s, st, "write resource", err);
+	return run_cached(s, st, "write resource", err);
 }
 
 static int apply_resource(struct store *s, const struct store_rchange *r, bool *won,
@@ -798,7 +849,7 @@ static int log_append(struct store *s, const struct store_rchange *r,
 {
 	const struct store_change *c = &r->c;
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
+	int rc = prep_cached(s, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
 		      "origin_seq, hlc, time, body, source, parent_hlc, parent_node, created) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 		      &st, err);
@@ -819,7 +870,7 @@ static int log_append(struct store *s, const struct store_rchange *r,
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->parent_hlc);
 	sqlite3_bind_text(st, 13, r->parent_node ? r->parent_node : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 14, r->created_ms);
-	rc = run(s, st, "append change", err);
+	rc = run_cached(s, st, "append change", err);
 	if (rc < 0)
 		return rc;
 	rc = store_db_stmt(s, STMT_ORIGIN_SET, &st, err);

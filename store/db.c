@@ -628,6 +628,8 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (int i = 0; i < STORE_SQL_CACHE; i++)
+		sqlite3_finalize(s->sql_cache[i].st);
 	/* close_v2: never leaves the handle half-open because of a leaked
 	 * statement; the last connection checkpoints the WAL. */
 	if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)

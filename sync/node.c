@@ -1076,6 +1076,28 @@ static void confirm_origin(struct node *n, struct peer *p)
 	n->transfer_owed = true;
 }
 
+/* A node that subscribes to no one never hears what others hold of it: it
+ * is taken as new, or a hub that others dial could never serve its changes.
+ * Detecting a wipe needs a --peer that knew the earlier store. */
+static int confirm_alone(struct node *n)
+{
+	struct store_err err = { "" };
+	int rc;
+
+	for (int i = 0; i < n->n_peers; i++)
+		if (!n->peers[i].self)
+			return 0;
+	rc = store_origin_confirm(n->s, 0, NULL, &err);
+	if (rc < 0) {
+		log_msg(LOG_ERR, "cannot confirm the sequence of '%s': %s", n->self, err.msg);
+		return rc;
+	}
+	atomic_store(&n->unconfirmed, false);
+	log_msg(LOG_INFO, "no peers to compare with: the numbering of '%s' is taken as new",
+		n->self);
+	return 0;
+}
+
 /* The state transfer confirm_origin asked for, from any peer that answers. */
 static void pay_transfer(struct node *n)
 {
@@ -1781,6 +1803,8 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 		}
 	}
 	rc = open_sockets(&n);
+	if (rc == 0 && atomic_load(&n.unconfirmed))
+		rc = confirm_alone(&n);
 	if (rc == 0) {
 		rc = -pthread_create(&n.server, NULL, server_main, &n);
 		n.server_started = rc == 0;
