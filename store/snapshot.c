@@ -513,7 +513,9 @@ static int collect_snapshots(const char *dir, struct store_snapshot_info **v, si
 		count++;
 	}
 	closedir(d);
-	qsort(infos, count, sizeof(*infos), compare_oldest_first);
+	/* No snapshot leaves infos NULL, which qsort may not be given. */
+	if (count > 1)
+		qsort(infos, count, sizeof(*infos), compare_oldest_first);
 	*v = infos;
 	*n = count;
 	return 0;
