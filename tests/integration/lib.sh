@@ -195,7 +195,9 @@ export SWARMFS SWARMFS_SYNC
 lib_reported=""
 lib_reports() {
 	local f found=0
-	for f in "$SWARMFS_REPORT_DIR"/*; do
+	# A sanitizer may also write to stderr (UBSan in a combined build
+	# ignores log_path): the daemons' logs in $TMP count too.
+	for f in "$SWARMFS_REPORT_DIR"/* $(find "$TMP" -xdev -maxdepth 2 -type f -name '*.log' 2>/dev/null); do
 		[ -f "$f" ] || continue
 		case " $lib_reported " in *" $f "*) continue ;; esac
 		if grep -Eq 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]' "$f"; then
