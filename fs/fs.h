@@ -107,6 +107,12 @@ struct fs_events_reader;
 int fs_events_open(int64_t start_revision, struct fs_events_reader **out);
 void fs_events_release(struct fs_events_reader *r);
 void fs_events_read(fuse_req_t req, struct fs_events_reader *r, size_t size);
+/* groupcommit.c: store_put, committed together with the puts of other
+ * threads that arrive at the same time (one transaction, one fsync). */
+int fs_group_put(struct store *s, enum store_kind kind, const char *ns, const char *name,
+		 const char *data, size_t len, const struct store_put_opts *opts,
+		 struct store_result *res, struct store_err *err);
+
 /* Called by the watcher thread only: one JSON line (with newline) for the
  * change at `revision`; readers opened at or after it skip it, and
  * INT64_MAX reaches every reader. */

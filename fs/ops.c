@@ -199,7 +199,7 @@ static int put_doc(struct store *s, enum store_kind kind, const char *ns, const 
 		}
 		store_doc_release(&doc);
 	}
-	rc = store_put(s, kind, ns, name, data, len, &opts, res, err);
+	rc = fs_group_put(s, kind, ns, name, data, len, &opts, res, err);
 	if (rc == -ESTALE)
 		rc = put_after_moved(s, kind, ns, name, data, len, res, err);
 	if (rc == 0 && opts.source)

@@ -171,6 +171,49 @@ for w in a b; do
 done
 ok "churn namespaces all removed" not ls -d "$mnt"/pods/ns-* 2>/dev/null
 
+# Group commit: writers closing at the same moment share one transaction.
+# A put that fails at commit (here a version precondition on a new name,
+# ESTALE) fails alone; the others of its batch are kept and durable.
+python3 - "$d" >"$TMP/group.out" <<'PY'
+import errno, os, sys, threading
+d, res = sys.argv[1], {}
+def writer(i):
+    for k in range(25):
+        body = b'{"spec":{"image":"g%d-%d"}}' % (i, k)
+        if i % 2:
+            body = b'{"metadata":{"version":7},"spec":{"image":"stale"}}'
+        try:
+            fd = os.open("%s/grp-%d-%d.json" % (d, i, k), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, body)
+            finally:
+                os.close(fd)
+            res[i, k] = "ok"
+        except OSError as e:
+            res[i, k] = errno.errorcode[e.errno]
+threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+good = [(i, k) for i in range(0, 8, 2) for k in range(25)]
+bad = [(i, k) for i in range(1, 8, 2) for k in range(25)]
+print("good_acked", sum(res[x] == "ok" for x in good))
+print("bad_estale", sum(res[x] == "ESTALE" for x in bad))
+print("bad_present", sum(os.path.exists("%s/grp-%d-%d.json" % (d, i, k)) for i, k in bad))
+PY
+is "$(sed -n 's/^good_acked //p' "$TMP/group.out")" 100 "100 concurrent good writes acknowledged"
+is "$(sed -n 's/^bad_estale //p' "$TMP/group.out")" 100 "100 concurrent stale writes each got ESTALE"
+is "$(sed -n 's/^bad_present //p' "$TMP/group.out")" 0 "and none of them was stored"
+good_ok=0
+for i in 0 2 4 6; do
+	for k in $(seq 0 24); do
+		[ "$(jq -r .spec.image "$d/grp-$i-$k.json" 2>/dev/null)" = "g$i-$k" ] && good_ok=$((good_ok + 1))
+	done
+done
+is "$good_ok" 100 "every good write reads back its own content"
+rm -f "$d"/grp-*.json
+
 # The same state after a remount.
 for f in shared own-a own-b; do
 	jq -S 'del(.metadata.updated)' "$d/$f.json" >"$TMP/$f.before"
