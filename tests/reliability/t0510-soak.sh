@@ -14,6 +14,9 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/sync-lib.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/reliability/rel-lib.sh"
 rel_require
+# Two minutes of load measure the plain build; the sanitizer pass of
+# tests/run has the other tests for memory errors.
+[ -n "${SWARMFS_SKIP_SLOW:-}" ] && skip_all "slow: skipped where SWARMFS_SKIP_SLOW is set"
 
 seconds=${REL_SOAK_SECONDS:-60}
 # Writes per second per writer (0: as fast as it can): the CI default keeps
