@@ -23,6 +23,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/reliability/rel-lib.sh"
 rel_require
 require_cmd faketime
+require_no_asan libfaketime
 FT_LIB=
 for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
 	/usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 \
