@@ -15,7 +15,7 @@ FIU_LIBDIR=${FIU_LIBDIR:-/usr/lib/fiu}
 # require_fiu: skips the whole test without fiu-run/fiu-ctrl, the POSIX
 # preload library or the fault-injecting swarmfs (built only with libfiu).
 require_fiu() {
-	require_no_asan libfiu
+	SWARMFS=$SWARMFS_FIU_BIN require_no_asan libfiu
 	local why="libfiu not available: install fiu-utils and libfiu-dev and re-run configure"
 	command -v fiu-run >/dev/null 2>&1 || skip_all "$why (no fiu-run)"
 	command -v fiu-ctrl >/dev/null 2>&1 || skip_all "$why (no fiu-ctrl)"
