@@ -44,28 +44,8 @@ build_or_check() {
 
 # free_ports N: N even base ports, each with the next one free as well (a
 # sidecar serves catch-up requests on its --listen port + 1; an etcd member
-# takes its client port and the peer port after it).
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-found = []
-while len(found) < int(sys.argv[1]):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        socks = []
-        for q in (p, p + 1):
-            s = socket.socket()
-            s.bind(("127.0.0.1", q))
-            socks.append(s)
-        for s in socks:
-            s.close()
-        if p not in found:
-            found.append(p)
-    except OSError:
-        pass
-print(" ".join(map(str, found)))
-EOF
-}
+# takes its client port and the peer port after it).  The tests' own.
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/sync-lib.sh"
 
 # drop_caches: writes back and drops the page, dentry and inode caches when
 # allowed (root); the caller reports can_drop.

@@ -104,24 +104,7 @@ if [ ! -x "$SYNC" ]; then
 	skip "conflicts" "'$SYNC' not built"
 	done_testing
 fi
-read -r -a ports <<<"$(python3 - <<'EOF'
-import random, socket
-found = []
-while len(found) < 2:
-    p = random.randrange(20000, 60000, 2)
-    try:
-        socks = []
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); socks.append(s)
-        for s in socks:
-            s.close()
-        if p not in found:
-            found.append(p)
-    except OSError:
-        pass
-print(" ".join(map(str, found)))
-EOF
-)"
+read -r -a ports <<<"$(free_ports 2)"
 url() { echo "tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
 declare -A sync_pid
 for i in 1 2; do

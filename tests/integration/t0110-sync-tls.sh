@@ -14,29 +14,6 @@ CERTS=${top_srcdir:-$(dirname "$0")/../..}/contrib/make-certs.sh
 [ -x "$POKE" ] || skip_all "'$POKE' not built"
 [ -r "$CERTS" ] || skip_all "'$CERTS' not found"
 
-# free_ports N: N base ports, each with the next port free as well.
-free_ports() {
-	python3 - "$1" <<'PY'
-import random, socket, sys
-found = []
-while len(found) < int(sys.argv[1]):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        socks = []
-        for q in (p, p + 1):
-            s = socket.socket()
-            s.bind(("127.0.0.1", q))
-            socks.append(s)
-        for s in socks:
-            s.close()
-        if p not in found:
-            found.append(p)
-    except OSError:
-        pass
-print(" ".join(map(str, found)))
-PY
-}
-
 read -r -a ports <<<"$(free_ports 4)"
 url() { echo "tls+tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
 rep_url() { echo "tls+tcp://127.0.0.1:$((ports[$(($1 - 1))] + 1))"; }
