@@ -1,6 +1,6 @@
 set terminal pngcairo size 960,600 font "sans,10"
-set output "/work/main/bench/results/2026-11-22T0721Z/ops.png"
-set title "µs per operation, 1000 documents of 500 B, 1 thread(s) (median of the repetitions; log scale)"
+set output "/tmp/bench-final/ops.png"
+set title "µs per operation, 10000 documents of 500 B, 1 thread(s) (median of the repetitions; log scale)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

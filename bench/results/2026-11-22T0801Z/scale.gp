@@ -1,5 +1,5 @@
 set terminal pngcairo size 960,600 font "sans,10"
-set output "/work/main/bench/results/2026-11-22T0721Z/scale.png"
+set output "/tmp/bench-final/scale.png"
 set multiplot layout 2,2 title "swarmfs as resources grow (median of the repetitions)"
 set logscale x
 set grid

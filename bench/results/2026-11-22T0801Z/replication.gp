@@ -1,5 +1,5 @@
 set terminal pngcairo size 960,600 font "sans,10"
-set output "/work/main/bench/results/2026-11-22T0721Z/replication.png"
+set output "/tmp/bench-final/replication.png"
 set title "write on one node -> visible on a peer, ms (median of the repetitions; log scale)"
 set style data histograms
 set style histogram clustered gap 1
