@@ -109,6 +109,11 @@ struct admin_plan_ns {
 struct admin_plan {
 	struct admin_plan_entry *entries;
 	size_t count, cap;
+	/* Open-addressing index of entries by (kind, ns, name): entry + 1 per
+	 * slot, 0 empty.  The duplicate check was a linear scan, which made
+	 * importing 100,000 resources quadratic. */
+	size_t *slots;
+	size_t slot_cap;
 	struct admin_plan_ns *namespaces;
 	size_t ns_count, ns_cap;
 	int64_t warnings;

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,9 +34,11 @@ void admin_plan_release(struct admin_plan *p)
 	}
 	free(p->entries);
 	free(p->namespaces);
+	free(p->slots);
 	p->entries = NULL;
 	p->namespaces = NULL;
-	p->count = p->cap = p->ns_count = p->ns_cap = 0;
+	p->slots = NULL;
+	p->count = p->cap = p->ns_count = p->ns_cap = p->slot_cap = 0;
 }
 
 void admin_plan_report(struct admin_plan *p, enum admin_severity sev,
@@ -78,18 +81,71 @@ int admin_plan_add_ns(struct admin_plan *p, enum store_kind kind,
 	return 0;
 }
 
+static size_t entry_hash(enum store_kind kind, const char *ns, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
+
+	for (const char *c = ns; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	h = (h ^ '/') * 1099511628211ULL;
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of (kind, ns, name): its entry's, or the empty one to fill. */
+static size_t *slot_of(struct admin_plan *p, enum store_kind kind, const char *ns,
+		       const char *name)
+{
+	size_t mask = p->slot_cap - 1;
+
+	for (size_t i = entry_hash(kind, ns, name) & mask;; i = (i + 1) & mask) {
+		struct admin_plan_entry *e;
+
+		if (p->slots[i] == 0)
+			return &p->slots[i];
+		e = &p->entries[p->slots[i] - 1];
+		if (e->kind == kind && strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0)
+			return &p->slots[i];
+	}
+}
+
+/* Indexes entries[0..count), keeping the table at most half full. */
+static int index_entries(struct admin_plan *p)
+{
+	size_t cap = p->slot_cap ? p->slot_cap : 64;
+
+	while (cap < 2 * p->count)
+		cap *= 2;
+	if (cap != p->slot_cap) {
+		size_t *v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		free(p->slots);
+		p->slots = v;
+		p->slot_cap = cap;
+		for (size_t i = 0; i + 1 < p->count; i++)
+			*slot_of(p, p->entries[i].kind, p->entries[i].ns, p->entries[i].name) = i + 1;
+	}
+	if (p->count > 0) {
+		struct admin_plan_entry *e = &p->entries[p->count - 1];
+
+		*slot_of(p, e->kind, e->ns, e->name) = p->count;
+	}
+	return 0;
+}
+
 struct admin_plan_entry *admin_plan_find(struct admin_plan *p,
 					 enum store_kind kind, const char *ns,
 					 const char *name)
 {
-	for (size_t i = 0; i < p->count; i++) {
-		struct admin_plan_entry *e = &p->entries[i];
+	size_t *slot;
 
-		if (e->kind == kind && strcmp(e->ns, ns) == 0 &&
-		    strcmp(e->name, name) == 0)
-			return e;
-	}
-	return NULL;
+	if (p->slot_cap == 0)
+		return NULL;
+	slot = slot_of(p, kind, ns, name);
+	return *slot ? &p->entries[*slot - 1] : NULL;
 }
 
 int admin_plan_add(struct admin_plan *p, enum store_kind kind, const char *ns,
@@ -164,6 +220,13 @@ int admin_plan_add(struct admin_plan *p, enum store_kind kind, const char *ns,
 		return -ENOMEM;
 	}
 	p->count++;
+	rc = index_entries(p);
+	if (rc < 0) {
+		p->count--;
+		free(e->doc);
+		free(e->where);
+		return rc;
+	}
 	return admin_plan_add_ns(p, kind, ns);
 }
 
