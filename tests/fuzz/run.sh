@@ -48,6 +48,10 @@ skip_all() {
 	exit 0
 }
 
+# The harnesses carry their own ASan and UBSan: tests/run's sanitizer pass
+# (which sets SWARMFS_SKIP_SLOW) would only build and run them again.
+[ -n "${SWARMFS_SKIP_SLOW:-}" ] && skip_all "already run in the plain pass (SWARMFS_SKIP_SLOW)"
+
 # The fuzzer runtime ships separately from the compiler on Debian.
 command -v "$cc" >/dev/null 2>&1 ||
 	skip_all "$cc not found: install clang and libclang-rt-14-dev"
