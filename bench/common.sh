@@ -111,7 +111,9 @@ start_swarmfs() {
 	fuse_pid=$!
 	daemons+=("$fuse_pid")
 	mounted+=("$mnt")
-	for i in $(seq 200); do
+	# Up to 10 minutes: swarmfs runs PRAGMA quick_check over the whole
+	# store before it mounts, about 90 s for 1,000,000 resources cold.
+	for i in $(seq 12000); do
 		if is_mounted "$mnt" && stat "$mnt/status.json" >/dev/null 2>&1; then
 			return 0
 		fi
