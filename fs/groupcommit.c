@@ -11,6 +11,7 @@
  * the COMMIT fails, every put of the batch fails with its error. */
 #include "fs.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,8 +59,23 @@ static void commit_batch(struct store *s, struct put_req *batch, int n)
 			r->rc = put_one(s, r);
 		return;
 	}
-	for (struct put_req *r = batch; r; r = r->next)
+	for (struct put_req *r = batch; r; r = r->next) {
 		r->rc = put_one(s, r);
+		if (store_txn_open(s))
+			continue;
+		/* SQLite rolled the whole transaction back (disk full, I/O
+		 * error): the puts before this one are gone with it, and the
+		 * rest go one by one. */
+		for (struct put_req *q = batch; q != r; q = q->next) {
+			if (q->rc == 0) {
+				q->rc = r->rc < 0 ? r->rc : -EIO;
+				*q->err = *r->err;
+			}
+		}
+		for (struct put_req *q = r->next; q; q = q->next)
+			q->rc = put_one(s, q);
+		return;
+	}
 	rc = store_txn_commit(s);
 	if (rc == 0)
 		return;

@@ -668,6 +668,11 @@ int store_txn_commit(struct store *s)
 	return rc;
 }
 
+bool store_txn_open(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
 void store_txn_rollback(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))

@@ -242,6 +242,9 @@ int store_prepare_data_dir(const char *dir, bool readonly, struct store_err *err
 int store_txn_begin(struct store *s);
 int store_txn_commit(struct store *s);
 void store_txn_rollback(struct store *s);
+/* Whether a transaction is open: SQLite rolls one back by itself on some
+ * errors (disk full, I/O error), which a caller batching writes must see. */
+bool store_txn_open(struct store *s);
 
 /* ---- namespaces --------------------------------------------------------- */
 

@@ -36,6 +36,21 @@ for phase in $(seq 1 $phases); do
 	# Reads never touch the faulty calls.
 	jq -e .spec.image "$dir/w000.json" >/dev/null 2>&1 || diag "read of w000.json failed in phase $phase"
 done
+# Concurrent writers share transactions (fs/groupcommit.c), each on names
+# of its own so the last acknowledged write of a name is known: when a fault
+# rolls a batch back, every write of that batch must fail and no other.
+fiu_io_random "$pid" 0.02 28 || bail_out "fiu-ctrl failed"
+diag "concurrent phase: 4 writers, errno 28 at p=0.02"
+writers=""
+for w in 1 2 3 4; do
+	python3 "$writer" write "$dir" $((first + (w - 1) * 100)) 50 100000 "$TMP/conc$w.txt" &
+	writers="$writers $!"
+done
+for w in $writers; do
+	wait "$w"
+done
+first=$((first + 400))
+cat "$TMP"/conc[1-4].txt >>"$rec"
 fiu_io_clear "$pid" || bail_out "fiu-ctrl failed"
 
 attempted=$(wc -l <"$rec")
