@@ -9,7 +9,8 @@ tests_reliability_rel_load_SOURCES = tests/reliability/rel-load.c
 tests_reliability_rel_load_CPPFLAGS = $(AM_CPPFLAGS) $(CJSON_CFLAGS)
 tests_reliability_rel_load_LDADD = $(CJSON_LIBS)
 
-EXTRA_DIST += tests/reliability/rel-lib.sh tests/reliability/check-long.sh
+EXTRA_DIST += tests/reliability/rel-lib.sh tests/reliability/check-long.sh \
+	tests/reliability/rel-resolve.py
 dist_check_SCRIPTS += tests/reliability/t0500-crash-loop.sh
 dist_check_SCRIPTS += tests/reliability/t0510-soak.sh
 dist_check_SCRIPTS += tests/reliability/t0520-clock-skew.sh
