@@ -35,3 +35,28 @@ wait_for() {
 	done
 	return 0
 }
+
+# start_sidecar I [OPTION...]: swarmfs-sync -f for node I (data dir $TMP/dI,
+# name nI, listening on `url I`) peering with every other node of ports[],
+# with fast heartbeats and retries and OPTIONs added; its output goes to
+# $TMP/syncI.log and its pid to sync_pid[I].  The test defines ports[] and
+# url() (tcp:// or tls+tcp://).
+declare -A sync_pid
+start_sidecar() {
+	local i=$1 j peers=()
+	shift
+	for j in $(seq 1 ${#ports[@]}); do
+		[ "$j" = "$i" ] || peers+=(--peer "$(url "$j")")
+	done
+	mkdir -p "$TMP/d$i"
+	"$SWARMFS_SYNC" -f --data-dir "$TMP/d$i" --node "n$i" --listen "$(url "$i")" \
+		"${peers[@]}" --heartbeat-ms 100 --retry-ms 200 "$@" >>"$TMP/sync$i.log" 2>&1 3>&- &
+	sync_pid[$i]=$!
+	track_pid "${sync_pid[$i]}"
+}
+
+# stop_sidecar I: SIGTERM to node I's sidecar, and waits for it.
+stop_sidecar() {
+	kill -TERM "${sync_pid[$1]}" 2>/dev/null
+	wait "${sync_pid[$1]}" 2>/dev/null
+}

@@ -106,17 +106,12 @@ if [ ! -x "$SYNC" ]; then
 fi
 read -r -a ports <<<"$(free_ports 2)"
 url() { echo "tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
-declare -A sync_pid
 for i in 1 2; do
 	mount_swarmfs "$TMP/d$i" "$TMP/m$i" --node "n$i" --snapshot-interval 0 ||
 		bail_out "cannot mount node $i"
 done
 for i in 1 2; do
-	"$SYNC" -f --data-dir "$TMP/d$i" --node "n$i" --listen "$(url "$i")" \
-		--peer "$(url $((3 - i)))" --heartbeat-ms 100 --retry-ms 200 \
-		>>"$TMP/sync$i.log" 2>&1 3>&- &
-	sync_pid[$i]=$!
-	track_pid "${sync_pid[$i]}"
+	start_sidecar "$i"
 done
 connected() {
 	local i

@@ -18,23 +18,7 @@ POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
 read -r -a ports <<<"$(free_ports 3)"
 url() { echo "tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
 
-declare -A sync_pid
-start_sync() { # start_sync I: sidecar of node I (1..3) peering with the others
-	local i=$1 j peers=()
-	for j in 1 2 3; do
-		[ "$j" = "$i" ] || peers+=(--peer "$(url "$j")")
-	done
-	mkdir -p "$TMP/d$i"
-	"$SYNC" -f --data-dir "$TMP/d$i" --node "n$i" --listen "$(url "$i")" "${peers[@]}" \
-		--heartbeat-ms 100 --retry-ms 200 --purge-ms 200 --log-level info \
-		>>"$TMP/sync$i.log" 2>&1 3>&- &
-	sync_pid[$i]=$!
-	track_pid "${sync_pid[$i]}"
-}
-stop_sync() { # stop_sync I
-	kill -TERM "${sync_pid[$1]}" 2>/dev/null
-	wait "${sync_pid[$1]}" 2>/dev/null
-}
+start_sync() { start_sidecar "$1" --purge-ms 200 --log-level info; }
 status() { # status I FILTER
 	jq -r "$2" "$TMP/d$1/sync-status.json" 2>/dev/null
 }
@@ -113,11 +97,11 @@ ghost_on() { [ -n "$(sql "$1" "SELECT 1 FROM resources WHERE name = 'ghost' AND 
 ghost_everywhere() { ghost_on 1 && ghost_on 2 && ghost_on 3; }
 ok "a resource reaches every node" wait_for 10 ghost_everywhere
 ok "digests agree" wait_for 10 digests_equal 1 2 3
-stop_sync 2
+stop_sidecar 2
 sqlite3 "$TMP/d2/store.db" ".backup '$TMP/d2-old.db'"
 start_sync 2
 # Deleted while n3 is stopped: its tombstone must stay until n3 has it.
-stop_sync 3
+stop_sidecar 3
 echo "del default ghost" | write 1
 ghost_gone() { ! ghost_on 1 && ! ghost_on 2; }
 ok "the delete reaches n2" wait_for 10 ghost_gone
@@ -130,7 +114,7 @@ ok "then the tombstone is purged everywhere" wait_for 10 purged
 
 # n2 comes back from the copy taken before the delete; the others have
 # compacted, so it needs a state transfer.
-stop_sync 2
+stop_sidecar 2
 rm -f "$TMP/d2/store.db-wal" "$TMP/d2/store.db-shm"
 cp "$TMP/d2-old.db" "$TMP/d2/store.db"
 ok "the old copy of n2 holds the resource" ghost_on 2

@@ -16,12 +16,6 @@ POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
 
 read -r -a ports <<<"$(free_ports 2)"
 url() { echo "tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
-start_sync() { # start_sync I J: sidecar of node I peering with node J
-	"$SYNC" -f --data-dir "$TMP/d$1" --node "n$1" --listen "$(url "$1")" \
-		--peer "$(url "$2")" --heartbeat-ms 100 --retry-ms 200 --log-level info \
-		>>"$TMP/sync$1.log" 2>&1 3>&- &
-	track_pid $!
-}
 status() { jq -r "$2" "$TMP/d$1/sync-status.json" 2>/dev/null; }
 M=$TMP/m2/deployments/default
 
@@ -40,7 +34,7 @@ track_pid "$events_pid"
 # n1 writes later (a newer stamp) and compacts its log to nothing, so the
 # only way to n2 is a full state transfer.
 mkdir -p "$TMP/d1"
-start_sync 1 2
+start_sidecar 1 --log-level info
 n1_up() { [ -f "$TMP/d1/sync-status.json" ]; }
 wait_for 10 n1_up || bail_out "n1's sidecar did not create its store"
 {
@@ -50,7 +44,7 @@ wait_for 10 n1_up || bail_out "n1's sidecar did not create its store"
 "$SWARMFS_ADMIN" --data-dir "$TMP/d1" compact --keep 0 >/dev/null 2>&1
 is "$(sqlite3 "$TMP/d1/store.db" 'SELECT count(*) FROM changes')" 0 "n1 compacted its log"
 
-start_sync 2 1
+start_sidecar 2 --log-level info
 transferred() { [ "$(status 2 .state_transfers)" -ge 1 ] 2>/dev/null; }
 ok "n2 takes n1's state by a full transfer" wait_for 20 transferred
 # The watcher polls every 200 ms at worst; allow for a loaded machine, but

@@ -16,19 +16,6 @@ POKE=${SYNC_POKE:-$top_builddir/tests/integration/sync-poke}
 
 read -r -a ports <<<"$(free_ports 2)"
 url() { echo "tcp://127.0.0.1:${ports[$(($1 - 1))]}"; }
-declare -A sync_pid
-start_sync() { # start_sync I J: sidecar of node I peering with node J
-	mkdir -p "$TMP/d$1"
-	"$SYNC" -f --data-dir "$TMP/d$1" --node "n$1" --listen "$(url "$1")" \
-		--peer "$(url "$2")" --heartbeat-ms 100 --retry-ms 200 --log-level info \
-		>>"$TMP/sync$1.log" 2>&1 3>&- &
-	sync_pid[$1]=$!
-	track_pid "${sync_pid[$1]}"
-}
-stop_sync() {
-	kill -TERM "${sync_pid[$1]}" 2>/dev/null
-	wait "${sync_pid[$1]}" 2>/dev/null
-}
 status() { jq -r "$2" "$TMP/d$1/sync-status.json" 2>/dev/null; }
 sql() { sqlite3 "$TMP/d$1/store.db" "$2" 2>/dev/null; }
 live() { # live I NAME: the image of a live resource on node I
@@ -42,8 +29,8 @@ digests_equal() {
 }
 
 # ---- the first life of n2 -----------------------------------------------------------
-start_sync 1 2
-start_sync 2 1
+start_sidecar 1 --log-level info
+start_sidecar 2 --log-level info
 ok "two new nodes confirm their numbering with each other" wait_for 10 confirmed
 is "$(status 2 .renumbered)" 0 "a new node renumbers nothing"
 for k in 1 2 3 4 5; do echo "put default old$k img-$k"; done |
@@ -53,7 +40,7 @@ ok "n1 holds n2's five changes" wait_for 10 has_old5
 is "$(sql 1 "SELECT seq FROM origins WHERE node = 'n2'")" 5 "n1's mark for n2 is 5"
 
 # ---- wiped, remounted, written to while its sidecar is down --------------------------
-stop_sync 2
+stop_sidecar 2
 rm -rf "$TMP/d2"
 mount_swarmfs "$TMP/d2" "$TMP/m2" --node n2 || bail_out "cannot mount the new n2"
 for k in 1 2 3; do
@@ -65,7 +52,7 @@ is "$(sql 2 "SELECT group_concat(origin_seq) FROM changes WHERE origin = 'n2' AN
 	"1,2,3,4" "the new store numbered its changes from 1 again"
 umount_swarmfs "$TMP/m2"
 
-start_sync 2 1
+start_sidecar 2 --log-level info
 ok "n2 confirms its numbering against n1" wait_for 10 confirmed
 is "$(status 2 .renumbered)" 4 "its four changes were renumbered"
 is "$(sql 2 "SELECT group_concat(origin_seq) FROM changes WHERE origin = 'n2' AND name LIKE 'new%' ORDER BY origin_seq")" \
@@ -80,6 +67,6 @@ ok "digests become equal" wait_for 10 digests_equal
 ok "n2 said what happened" grep -q 'earlier store named' "$TMP/sync2.log"
 is "$(sql 1 "SELECT seq FROM origins WHERE node = 'n2'")" 9 "n1's mark for n2 is 9"
 for i in 1 2; do
-	stop_sync "$i"
+	stop_sidecar "$i"
 done
 done_testing
