@@ -59,45 +59,6 @@ static int prep(struct store *s, const char *sql, sqlite3_stmt **st,
 	return 0;
 }
 
-/*
- * prep() for the statements run once per applied change: the prepared
- * statement stays in the connection's cache, keyed by the SQL string's
- * address, and release() resets it.  Nested use of one statement (never
- * in practice) gets a fresh one that release() finalizes.
- */
-static int prep_cached(struct store *s, const char *sql, sqlite3_stmt **st,
-		       struct store_err *err)
-{
-	int i, rc;
-
-	for (i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
-		if (s->sql_cache[i].sql != sql)
-			continue;
-		if (sqlite3_stmt_busy(s->sql_cache[i].st))
-			return prep(s, sql, st, err);
-		*st = s->sql_cache[i].st;
-		return 0;
-	}
-	rc = prep(s, sql, st, err);
-	if (rc == 0 && i < STORE_SQL_CACHE) {
-		s->sql_cache[i].sql = sql;
-		s->sql_cache[i].st = *st;
-	}
-	return rc;
-}
-
-static void release(struct store *s, sqlite3_stmt *st)
-{
-	for (int i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
-		if (s->sql_cache[i].st == st) {
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			return;
-		}
-	}
-	sqlite3_finalize(st);
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -124,13 +85,13 @@ static int run(struct store *s, sqlite3_stmt *st, const char *what,
 	return rc;
 }
 
-/* run() for a statement from prep_cached. */
+/* run() for a statement from store_db_stmt_sql. */
 static int run_cached(struct store *s, sqlite3_stmt *st, const char *what,
 		      struct store_err *err)
 {
 	int rc = store_db_exec_stmt(s, st, what, err);
 
-	release(s, st);
+	store_db_release_sql(s, st);
 	return rc;
 }
 
@@ -395,7 +356,7 @@ static int conflict_add(struct store *s, enum store_kind kind, const char *ns,
 			struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "INSERT OR IGNORE INTO conflicts(kind, namespace, name, hlc, node, "
+	int rc = store_db_stmt_sql(s, "INSERT OR IGNORE INTO conflicts(kind, namespace, name, hlc, node, "
 		      "body, version, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, err);
 
 	if (rc < 0)
@@ -416,7 +377,7 @@ static int conflict_drop(struct store *s, enum store_kind kind, const char *ns,
 			 struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "DELETE FROM conflicts WHERE kind = ?1 AND namespace = ?2 "
+	int rc = store_db_stmt_sql(s, "DELETE FROM conflicts WHERE kind = ?1 AND namespace = ?2 "
 		      "AND name = ?3 AND hlc = ?4 AND node = ?5", &st, err);
 
 	if (rc < 0)
@@ -433,7 +394,7 @@ static int has_child(struct store *s, enum store_kind kind, const char *ns,
 		     struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
+	int rc = store_db_stmt_sql(s, "SELECT 1 FROM changes WHERE kind = ?1 AND namespace = ?2 "
 		      "AND name = ?3 AND parent_hlc = ?4 AND parent_node = ?5 LIMIT 1",
 		      &st, err);
 
@@ -450,7 +411,7 @@ static int has_child(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "look for a child change", err);
 	}
-	release(s, st);
+	store_db_release_sql(s, st);
 	return rc;
 }
 
@@ -585,7 +546,7 @@ static int row_read(struct store *s, enum store_kind kind, const char *ns,
 		    const char *name, struct row *r, struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "SELECT version, updated, node, hlc, deleted, body FROM resources "
+	int rc = store_db_stmt_sql(s, "SELECT version, updated, node, hlc, deleted, body FROM resources "
 		      "WHERE kind = ?1 AND namespace = ?2 AND name = ?3", &st, err);
 
 	memset(r, 0, sizeof(*r));
@@ -614,7 +575,7 @@ static int row_read(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "read resource", err);
 	}
-	release(s, st);
+	store_db_release_sql(s, st);
 	return rc;
 }
 
@@ -624,7 +585,7 @@ static int ns_read(struct store *s, enum store_kind kind, const char *ns,
 		   struct store_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "SELECT hlc, node, deleted FROM namespaces "
+	int rc = store_db_stmt_sql(s, "SELECT hlc, node, deleted FROM namespaces "
 			     "WHERE kind = ?1 AND name = ?2", &st, err);
 
 	*exists = *live = false;
@@ -647,7 +608,7 @@ static int ns_read(struct store *s, enum store_kind kind, const char *ns,
 	} else {
 		rc = store_db_error(s, rc, "read namespace", err);
 	}
-	release(s, st);
+	store_db_release_sql(s, st);
 	return rc;
 }
 
@@ -773,7 +734,7 @@ static int write_winner(struct store *s, const struct store_rchange *r,
 			return store_db_errf(err, -EINVAL, STORE_PATH_FMT ": body does not render",
 					     store_kind_dir(c->kind), c->ns, c->name);
 	}
-	rc = prep_cached(s, "INSERT INTO resources(kind, namespace, name, body, version, created, "
+	rc = store_db_stmt_sql(s, "INSERT INTO resources(kind, namespace, name, body, version, created, "
 		  "updated, node, hlc, size, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 		  "?10, ?11) ON CONFLICT(kind, namespace, name) DO UPDATE SET body = excluded.body, "
 		  "version = excluded.version, created = excluded.created, "
@@ -849,7 +810,7 @@ static int log_append(struct store *s, const struct store_rchange *r,
 {
 	const struct store_change *c = &r->c;
 	sqlite3_stmt *st;
-	int rc = prep_cached(s, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
+	int rc = store_db_stmt_sql(s, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
 		      "origin_seq, hlc, time, body, source, parent_hlc, parent_node, created) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 		      &st, err);

@@ -186,6 +186,44 @@ void store_db_release(struct store *s, enum store_stmt id, sqlite3_stmt *st)
 	}
 }
 
+int store_db_stmt_sql(struct store *s, const char *sql, sqlite3_stmt **out,
+		      struct store_err *err)
+{
+	int i, rc;
+
+	for (i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
+		if (s->sql_cache[i].sql != sql)
+			continue;
+		if (!sqlite3_stmt_busy(s->sql_cache[i].st)) {
+			*out = s->sql_cache[i].st;
+			return 0;
+		}
+		break;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return store_db_error(s, rc, "prepare", err);
+	}
+	if (i < STORE_SQL_CACHE && !s->sql_cache[i].sql) {
+		s->sql_cache[i].sql = sql;
+		s->sql_cache[i].st = *out;
+	}
+	return 0;
+}
+
+void store_db_release_sql(struct store *s, sqlite3_stmt *st)
+{
+	for (int i = 0; i < STORE_SQL_CACHE && s->sql_cache[i].sql; i++) {
+		if (s->sql_cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 int store_db_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what,
 		       struct store_err *err)
 {

@@ -54,8 +54,8 @@ struct store {
 	int64_t (*now_ms)(void *arg);
 	void *now_arg;
 	sqlite3_stmt *stmt[STMT_COUNT];
-	/* Statements of apply.c, keyed by their SQL text (static strings),
-	 * prepared once: parsing them was a fifth of a catch-up's time. */
+	/* store_db_stmt_sql's statements, keyed by their SQL string's address
+	 * (parsing apply.c's was a fifth of a catch-up's time). */
 	struct {
 		const char *sql;
 		sqlite3_stmt *st;
@@ -97,6 +97,15 @@ int store_db_error(struct store *s, int rc, const char *what, struct store_err *
 int store_db_stmt(struct store *s, enum store_stmt id, sqlite3_stmt **out,
 		  struct store_err *err);
 void store_db_release(struct store *s, enum store_stmt id, sqlite3_stmt *st);
+/*
+ * The same for SQL kept beside its caller (apply.c's per-change
+ * statements): cached by the address of the string, which must be a
+ * literal; past STORE_SQL_CACHE strings, or when the cached one is in use,
+ * a fresh statement is prepared.  Release with store_db_release_sql.
+ */
+int store_db_stmt_sql(struct store *s, const char *sql, sqlite3_stmt **out,
+		      struct store_err *err);
+void store_db_release_sql(struct store *s, sqlite3_stmt *st);
 
 /* Steps a statement expected to finish without rows (SQLITE_DONE). */
 int store_db_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what,
