@@ -11,19 +11,8 @@ export LC_ALL=C
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 man=$top_srcdir/man
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	printf '%s\n' "$@" | sed 's/^/# /'
-}
+# TAP helpers and a temporary dir ($TMP, removed at exit) from lib.sh.
+. "$top_srcdir/tests/integration/lib.sh"
 
 if command -v mandoc >/dev/null 2>&1; then
 	for page in swarmfs.8 swarmfs-sync.8 swarmfs-admin.8 swarmfs.5; do
@@ -31,15 +20,14 @@ if command -v mandoc >/dev/null 2>&1; then
 		# depend on the machine; warnings and errors do not.
 		out=$(mandoc -Tlint -W warning "$man/$page" 2>&1)
 		if [ -z "$out" ]; then
-			ok "mandoc -Tlint: $page"
+			pass "mandoc -Tlint: $page"
 		else
-			not_ok "mandoc -Tlint: $page" "$out"
+			fail "mandoc -Tlint: $page" "$out"
 		fi
 	done
 else
 	for page in swarmfs.8 swarmfs-sync.8 swarmfs-admin.8 swarmfs.5; do
-		n=$((n + 1))
-		echo "ok $n - mandoc -Tlint: $page # SKIP mandoc not installed"
+		skip "mandoc -Tlint: $page" "mandoc not installed"
 	done
 fi
 
@@ -66,34 +54,33 @@ compare() {
 	local name=$1 help=$2 page=$3 missing
 	missing=$(comm -23 <(help_long "$help") <(page_long "$page"))
 	if [ -z "$missing" ]; then
-		ok "$name: every long option of --help is in ${page##*/}"
+		pass "$name: every long option of --help is in ${page##*/}"
 	else
-		not_ok "$name: every long option of --help is in ${page##*/}" "missing: $(echo $missing)"
+		fail "$name: every long option of --help is in ${page##*/}" "missing: $(echo $missing)"
 	fi
 	missing=$(comm -13 <(help_long "$help") <(page_long "$page"))
 	if [ -z "$missing" ]; then
-		ok "$name: every long option of ${page##*/} is in --help"
+		pass "$name: every long option of ${page##*/} is in --help"
 	else
-		not_ok "$name: every long option of ${page##*/} is in --help" "missing: $(echo $missing)"
+		fail "$name: every long option of ${page##*/} is in --help" "missing: $(echo $missing)"
 	fi
 	missing=$(comm -23 <(help_short "$help") <(page_short "$page"))
 	if [ -z "$missing" ]; then
-		ok "$name: every short option of --help is in ${page##*/}"
+		pass "$name: every short option of --help is in ${page##*/}"
 	else
-		not_ok "$name: every short option of --help is in ${page##*/}" "missing: $(echo $missing)"
+		fail "$name: every short option of --help is in ${page##*/}" "missing: $(echo $missing)"
 	fi
 }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/swarmfs-man.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tmp=$TMP
 for prog in fs/swarmfs sync/swarmfs-sync store/swarmfs-admin; do
 	name=${prog##*/}
 	if ! "$top_builddir/$prog" --help >"$tmp/$name.help" 2>&1; then
-		not_ok "$name --help exits 0" "$(cat "$tmp/$name.help")"
+		fail "$name --help exits 0" "$(cat "$tmp/$name.help")"
 		continue
 	fi
 	if [ "$(help_long "$tmp/$name.help" | wc -l)" -lt 2 ]; then
-		not_ok "$name --help names its long options"
+		fail "$name --help names its long options"
 		continue
 	fi
 	compare "$name" "$tmp/$name.help" "$man/$name.8"
@@ -104,16 +91,15 @@ done
 cp "$tmp/swarmfs.help" "$tmp/grown.help"
 echo "  --brand-new-option   not documented" >>"$tmp/grown.help"
 if comm -23 <(help_long "$tmp/grown.help") <(page_long "$man/swarmfs.8") | grep -qx -- --brand-new-option; then
-	ok "an option added to --help only is noticed"
+	pass "an option added to --help only is noticed"
 else
-	not_ok "an option added to --help only is noticed"
+	fail "an option added to --help only is noticed"
 fi
 grep -v -- '--snapshot-keep' "$tmp/swarmfs.help" >"$tmp/shrunk.help"
 if comm -13 <(help_long "$tmp/shrunk.help") <(page_long "$man/swarmfs.8") | grep -qx -- --snapshot-keep; then
-	ok "an option documented only in the page is noticed"
+	pass "an option documented only in the page is noticed"
 else
-	not_ok "an option documented only in the page is noticed"
+	fail "an option documented only in the page is noticed"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

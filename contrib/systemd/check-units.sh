@@ -9,26 +9,10 @@ set -u
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 src=$top_srcdir/contrib/systemd
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	printf '%s\n' "$@" | sed 's/^/# /'
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
+# TAP helpers and a temporary dir ($TMP, removed at exit) from lib.sh.
+. "$top_srcdir/tests/integration/lib.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/swarmfs-units.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tmp=$TMP
 mkdir "$tmp/bin" "$tmp/units"
 ln -s "$(realpath "$top_builddir/fs/swarmfs")" "$tmp/bin/swarmfs"
 ln -s "$(realpath "$top_builddir/sync/swarmfs-sync")" "$tmp/bin/swarmfs-sync"
@@ -36,9 +20,9 @@ ln -s "$(realpath "$top_builddir/sync/swarmfs-sync")" "$tmp/bin/swarmfs-sync"
 for unit in swarmfs.service swarmfs-sync.service; do
 	sed "s|@bindir@|$tmp/bin|g" "$src/$unit.in" >"$tmp/units/$unit"
 	if grep -q '@[a-z]*@' "$tmp/units/$unit"; then
-		not_ok "$unit: every @VARIABLE@ is substituted" "$(grep '@[a-z]*@' "$tmp/units/$unit")"
+		fail "$unit: every @VARIABLE@ is substituted" "$(grep '@[a-z]*@' "$tmp/units/$unit")"
 	else
-		ok "$unit: every @VARIABLE@ is substituted"
+		pass "$unit: every @VARIABLE@ is substituted"
 	fi
 done
 
@@ -46,9 +30,9 @@ done
 check() {
 	local unit=$1 line=$2
 	if grep -qx -- "$line" "$tmp/units/$unit"; then
-		ok "$unit has $line"
+		pass "$unit has $line"
 	else
-		not_ok "$unit has $line"
+		fail "$unit has $line"
 	fi
 }
 check swarmfs.service 'StateDirectory=swarmfs'
@@ -64,9 +48,9 @@ check swarmfs-sync.service 'Wants=swarmfs.service network-online.target'
 bad=$(grep -E '^(ProtectSystem|ProtectHome|PrivateTmp|PrivateDevices|PrivateMounts|ReadWritePaths|ReadOnlyPaths|InaccessiblePaths|ProtectKernelTunables|ProtectKernelModules|ProtectKernelLogs|ProtectControlGroups|TemporaryFileSystem|BindPaths|BindReadOnlyPaths|MountFlags|PrivateNetwork|ProtectProc|ProcSubset)=' \
 	"$tmp/units/swarmfs.service")
 if [ -z "$bad" ]; then
-	ok "swarmfs.service asks for no private mount namespace"
+	pass "swarmfs.service asks for no private mount namespace"
 else
-	not_ok "swarmfs.service asks for no private mount namespace" "$bad"
+	fail "swarmfs.service asks for no private mount namespace" "$bad"
 fi
 
 if command -v systemd-analyze >/dev/null 2>&1; then
@@ -74,27 +58,26 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	if systemd-analyze verify --man=no "$tmp/units/swarmfs.service" \
 		"$tmp/units/swarmfs-sync.service" >"$tmp/verify.out" 2>&1 &&
 		! grep -q . "$tmp/verify.out"; then
-		ok "systemd-analyze verify passes both units without a warning"
+		pass "systemd-analyze verify passes both units without a warning"
 	else
-		not_ok "systemd-analyze verify passes both units without a warning" "$(cat "$tmp/verify.out")"
+		fail "systemd-analyze verify passes both units without a warning" "$(cat "$tmp/verify.out")"
 	fi
 	# The lint must be able to fail: a unit whose ExecStart is missing.
 	sed "s|$tmp/bin/swarmfs |$tmp/bin/no-such-swarmfs |" "$tmp/units/swarmfs.service" \
 		>"$tmp/units/broken.service"
 	if systemd-analyze verify --man=no "$tmp/units/broken.service" >/dev/null 2>&1; then
-		not_ok "systemd-analyze verify rejects a unit whose program is missing"
+		fail "systemd-analyze verify rejects a unit whose program is missing"
 	else
-		ok "systemd-analyze verify rejects a unit whose program is missing"
+		pass "systemd-analyze verify rejects a unit whose program is missing"
 	fi
 else
 	skip "systemd-analyze verify" "systemd-analyze is not installed"
 fi
 
 if "$top_builddir/sync/swarmfs-sync" --config "$src/sync.conf.example" --help >/dev/null 2>"$tmp/conf.err"; then
-	ok "swarmfs-sync accepts sync.conf.example"
+	pass "swarmfs-sync accepts sync.conf.example"
 else
-	not_ok "swarmfs-sync accepts sync.conf.example" "$(cat "$tmp/conf.err")"
+	fail "swarmfs-sync accepts sync.conf.example" "$(cat "$tmp/conf.err")"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing
