@@ -179,7 +179,16 @@ static void invalidate_below(fuse_ino_t kino, const struct change *c)
 	fs_inode_unlock();
 	if (nsino == 0)
 		return; /* the kernel knows nothing below this namespace */
-	inval_entry(nsino, fname);
+	/*
+	 * An update of a name the kernel holds keeps its dentry: the name
+	 * still leads to the same inode, and dropping the dentry would let
+	 * the kernel forget the inode and the next lookup number it anew.
+	 * `cp` stats, opens and fstats its source, and refuses a file whose
+	 * st_ino changed in between ("replaced while being copied").
+	 * Creates may replace a negative dentry, deletes a positive one.
+	 */
+	if (c->op != STORE_OP_PUT || fino == 0)
+		inval_entry(nsino, fname);
 	if (fino)
 		inval_inode(fino);
 	inval_inode(nsino);

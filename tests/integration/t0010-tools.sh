@@ -118,6 +118,27 @@ deployment nginx:1.25 4 >"$d/web.json"
 is "$(version_of "$d/web.json")" 2 "rewrite with echo > bumps the version to 2"
 is "$(jq -r .spec.replicas "$d/web.json")" 4 "rewrite applied"
 
+# An overwrite keeps the inode number, as on a local disk: cp stats its
+# source, opens it and compares st_ino, and refuses a file "replaced while
+# being copied".  The watcher used to drop the name's dentry on every
+# commit, so the kernel forgot the inode and the next lookup numbered it
+# anew, racing with whatever read the file next.
+ino_changes=0
+cp_failures=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	deployment nginx:1.25 "$i" >"$d/ino.json"
+	before=$(stat -c %i "$d/ino.json")
+	deployment nginx:1.25 "$((i + 1))" >"$d/ino.json"
+	cp "$d/ino.json" "$TMP/ino-copy.json" 2>>"$TMP/cp-err" || cp_failures=$((cp_failures + 1))
+	sleep 0.05 # the watcher has handled the commit
+	after=$(stat -c %i "$d/ino.json")
+	[ "$before" = "$after" ] || ino_changes=$((ino_changes + 1))
+	rm -f "$d/ino.json"
+done
+is "$ino_changes" 0 "overwrite with > keeps the inode number (10 tries)"
+is "$cp_failures" 0 "cp right after an overwrite copies it (10 tries)"
+[ -s "$TMP/cp-err" ] && diag "$(head -3 "$TMP/cp-err")"
+
 ok "sed -i runs" sed -i 's/nginx:1.25/nginx:1.26/' "$d/web.json"
 is "$(image_of "$d/web.json")" nginx:1.26 "sed -i: new content stored"
 is "$(version_of "$d/web.json")" 3 "sed -i: version bumped to 3"
