@@ -219,6 +219,6 @@ ok "an unknown option is refused" exited_with_error $?
 for i in 1 2 3; do
 	kill -TERM "${sync_pid[$i]}"
 	wait "${sync_pid[$i]}"
-	is "$?" 0 "sidecar $i exits 0 on SIGTERM"
+	ok "sidecar $i exits 0 on SIGTERM" sidecar_exited_ok "${sync_pid[$i]}" $?
 done
 done_testing

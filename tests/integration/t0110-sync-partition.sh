@@ -189,7 +189,7 @@ done
 for i in 1 2 3; do
 	kill -TERM "${sync_pid[$i]}"
 	wait "${sync_pid[$i]}"
-	is "$?" 0 "sidecar $i exits 0 on SIGTERM"
+	ok "sidecar $i exits 0 on SIGTERM" sidecar_exited_ok "${sync_pid[$i]}" $?
 	sync_pid[$i]=
 done
 done_testing
