@@ -536,8 +536,8 @@ static int stat_info(const struct info *i, struct stat *st, double *timeout)
 	}
 }
 
-static void reply_entry_locked_done(fuse_req_t req, const struct stat *st, fuse_ino_t ino,
-				    double attr_timeout)
+static void reply_entry_timeouts(fuse_req_t req, const struct stat *st, fuse_ino_t ino,
+				 double attr_timeout, double entry_timeout)
 {
 	struct fuse_entry_param e;
 
@@ -545,8 +545,14 @@ static void reply_entry_locked_done(fuse_req_t req, const struct stat *st, fuse_
 	e.ino = ino;
 	e.attr = *st;
 	e.attr_timeout = attr_timeout;
-	e.entry_timeout = FS_TIMEOUT;
+	e.entry_timeout = entry_timeout;
 	fuse_reply_entry(req, &e);
+}
+
+static void reply_entry_locked_done(fuse_req_t req, const struct stat *st, fuse_ino_t ino,
+				    double attr_timeout)
+{
+	reply_entry_timeouts(req, st, ino, attr_timeout, FS_TIMEOUT);
 }
 
 /* A negative entry, cached by the kernel like a positive one; the watcher
@@ -684,7 +690,8 @@ static void lookup_resource(fuse_req_t req, fuse_ino_t parent, enum store_kind k
 			in->nlookup++;
 			fill_stat(&st, in->ino, false, 0, fs_now_ms(), true);
 			fs_inode_unlock();
-			reply_entry_locked_done(req, &st, st.st_ino, FS_TIMEOUT);
+			/* The name may go away at its creator's close(). */
+			reply_entry_timeouts(req, &st, st.st_ino, 0, 0);
 			return;
 		}
 		if (in) {
@@ -1586,6 +1593,31 @@ static int commit_restore(struct fs_handle *h)
 	return 0;
 }
 
+/*
+ * A file this handle created whose first content was refused: the name goes
+ * away now, before close() returns its error, rather than at release, which
+ * the kernel sends after close() has returned (`cp x new.json || ls` must not
+ * list new.json).  Only for the sole writer: another one may still store it.
+ * The entry was handed out with a zero timeout, so the kernel looks the name
+ * up again and finds nothing.
+ */
+static void drop_refused_create(struct fs_handle *h)
+{
+	struct fs_inode *in = h->inode;
+	struct info i;
+	bool dropped = false;
+
+	fs_inode_lock();
+	if (in->pending && in->writers == 1) {
+		in->pending = false;
+		dropped = true;
+		info_of(in, &i);
+	}
+	fs_inode_unlock();
+	if (dropped)
+		fs_watch_queue_inval(i.parent, i.name, i.ino);
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = fs_handle_of(fi);
@@ -1594,6 +1626,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->type == FS_H_DOC && h->writable) {
 		pthread_mutex_lock(&h->lock);
 		rc = commit(h);
+		if (rc < 0 && h->created && !h->committed)
+			drop_refused_create(h);
 		pthread_mutex_unlock(&h->lock);
 	} else if (h->type == FS_H_RESTORE) {
 		pthread_mutex_lock(&h->lock);
@@ -1823,7 +1857,9 @@ static void reply_created(fuse_req_t req, struct fs_handle *h, struct fuse_file_
 	}
 	e.ino = i.ino;
 	e.attr_timeout = t;
-	e.entry_timeout = FS_TIMEOUT;
+	/* A name being created exists only while its creator writes: the
+	 * kernel must ask again rather than trust it (drop_refused_create). */
+	e.entry_timeout = h->type == FS_H_DOC && h->created ? 0 : FS_TIMEOUT;
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_create(req, &e, fi) < 0)
 		fs_handle_free(h); /* the kernel's forget undoes the lookup */

@@ -60,6 +60,14 @@ ok "complete invalid document: old bytes byte-identical" unchanged
 
 bash -c "echo '{bad' > '$d/new.json'" 2>/dev/null
 ok "rejected create leaves no file" [ ! -e "$d/new.json" ]
+# The name must be gone when close() returns, not when the kernel's later
+# release reaches the daemon: 20 times, looked at at once.
+seen=0
+for i in $(seq 1 20); do
+	printf '{"metadata":{"version":7},"spec":{"image":"x"}}' >"$d/gone-$i.json" 2>/dev/null
+	[ -e "$d/gone-$i.json" ] && seen=$((seen + 1))
+done
+is "$seen" 0 "a refused create is gone as close() returns (20 tries)"
 
 is "$(printf '{"spec":{"image":"x","bogus":1}}' | write_errno "$d/web.json")" \
 	"write:EINVAL" "unknown field: write() fails with EINVAL"
