@@ -102,7 +102,12 @@ soak() {
 	fi
 
 	if [ "$nodes" -gt 1 ]; then
-		ok "soak $tag: the nodes converge" wait_for 120 digests_equal
+		if wait_for 120 digests_equal; then
+			pass "soak $tag: the nodes converge"
+		else
+			fail "soak $tag: the nodes converge"
+			diag_divergence "$nodes"
+		fi
 		local dbs=() args=()
 		for i in $(seq 1 "$nodes"); do
 			dbs+=("$TMP/d$i/store.db")
@@ -121,6 +126,27 @@ soak() {
 	stop_cluster "$nodes"
 }
 
+# diag_divergence N: what each node's sidecar reports (marks and peers), and
+# the rows that differ between node 1 and each other node, for the log.
+diag_divergence() {
+	local i
+	for i in $(seq 1 "$1"); do
+		diag "node $i: $(status "$i" '{digest, applied, duplicates, refused, gaps, state_transfers, tombstones_purged, origins, peers: [.peers[] | {node, connected, behind, ahead, digest}]} | tojson')"
+	done
+	for i in $(seq 2 "$1"); do
+		diag "rows that differ between node 1 and node $i (kind, ns, name, hlc, node, deleted):"
+		diag "$(sqlite3 "$TMP/d1/store.db" "ATTACH '$TMP/d$i/store.db' AS o;
+			SELECT 'only 1', kind, namespace, name, hlc, node, deleted FROM
+			  (SELECT kind, namespace, name, hlc, node, deleted FROM main.resources
+			   EXCEPT SELECT kind, namespace, name, hlc, node, deleted FROM o.resources)
+			UNION ALL
+			SELECT 'only $i', kind, namespace, name, hlc, node, deleted FROM
+			  (SELECT kind, namespace, name, hlc, node, deleted FROM o.resources
+			   EXCEPT SELECT kind, namespace, name, hlc, node, deleted FROM main.resources)
+			LIMIT 20" 2>&1)"
+	done
+}
+
 # stop_cluster N: sidecars get SIGTERM, mounts are unmounted; both exit 0.
 stop_cluster() {
 	local i rc
@@ -128,8 +154,8 @@ stop_cluster() {
 		if [ -n "${sync_pid[$i]:-}" ]; then
 			kill -TERM "${sync_pid[$i]}"
 			wait "${sync_pid[$i]}"
-			rc=$?
-			is "$rc" 0 "node $i: swarmfs-sync exits 0 after the soak"
+			ok "node $i: swarmfs-sync exits 0 after the soak" \
+				sidecar_exited_ok "${sync_pid[$i]}" $?
 			unset "sync_pid[$i]"
 		fi
 		umount_swarmfs "$TMP/m$i"
@@ -140,6 +166,12 @@ stop_cluster() {
 	done
 }
 
-soak one 1
-soak three 3
+# REL_SOAK_PHASES picks phases ("three" alone for a long replication run).
+for phase in ${REL_SOAK_PHASES:-one three}; do
+	case $phase in
+	one) soak one 1 ;;
+	three) soak three 3 ;;
+	*) bail_out "REL_SOAK_PHASES: unknown phase '$phase' (one, three)" ;;
+	esac
+done
 done_testing
