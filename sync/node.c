@@ -37,6 +37,17 @@
 #define REQ_TIMEOUT_MS 2000
 #define LISTENERS_MAX 2
 #define FETCH_ROUNDS 64             /* per origin per turn, so SUB is not starved */
+/*
+ * Each turn of the loop drains SUB for at most RECEIVE_BUDGET_MS and then
+ * fetches what is missing for at most FETCH_BUDGET_MS, so neither starves
+ * the other nor our own publishing and heartbeats.  Fetching inline, from
+ * the heartbeat or the change that showed the gap, left SUB unread for
+ * seconds under a peer's flood; its queue then dropped the other peers'
+ * heartbeats, and two nodes stopped hearing each other for minutes.
+ */
+#define RECEIVE_BUDGET_MS 50
+#define FETCH_BUDGET_MS 100
+#define WANTS_MAX 64                /* origins with a gap seen on SUB */
 #define STATE_BEGIN_TIMEOUT_MS 120000 /* the sender copies its whole store first */
 #define STATE_IDLE_MS 60000         /* a served copy nobody reads is dropped */
 #define STATE_TMP_OUT ".sync-out-"  /* temporary dirs in the data dir */
@@ -192,6 +203,14 @@ struct node {
 	atomic_bool unconfirmed;
 	bool transfer_owed;        /* confirmed as a wiped node: a peer's state is due */
 	int64_t batch_applied;     /* changes applied in it, uncounted if it fails */
+	/* Gaps SUB showed (a change past origins[origin] + 1), fetched by
+	 * fetch_turn: the origin and the sequence of that change. */
+	struct want {
+		char origin[STORE_NODE_MAX + 1];
+		int64_t seq;
+	} wants[WANTS_MAX];
+	int n_wants;
+	int64_t fetch_deadline_ms; /* fetch_from stops at it (0: no limit) */
 	struct outgoing out;       /* server thread only */
 	int64_t started_ms;
 	atomic_int fatal;          /* set when the node must stop */
@@ -461,6 +480,10 @@ static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_
 		struct sync_msg reply;
 		int64_t have = 0;
 		int rc;
+
+		/* The rest on a later turn: SUB is waiting. */
+		if (round > 0 && n->fetch_deadline_ms && now_ms() >= n->fetch_deadline_ms)
+			return 0;
 
 		/* A long catch-up must not silence us: peers would take the
 		 * quiet for a dead connection. */
@@ -1133,19 +1156,76 @@ static void on_heartbeat(struct node *n, struct sync_msg *m)
 		confirm_origin(n, p);
 	if (n->transfer_owed)
 		pay_transfer(n);
-	/* A lost tail: they have more of some origin than we do. */
-	for (size_t i = 0; i < p->n_origins && !n->fatal; i++) {
+	/* A lost tail (they have more of some origin than we do) is fetched
+	 * by fetch_turn, from the marks just taken over. */
+}
+
+/* Notes that SUB brought change `seq` of `origin` with earlier ones missing. */
+static void note_gap(struct node *n, const char *origin, int64_t seq)
+{
+	int i;
+
+	for (i = 0; i < n->n_wants; i++)
+		if (strcmp(n->wants[i].origin, origin) == 0)
+			break;
+	if (i == n->n_wants) {
+		if (n->n_wants == WANTS_MAX)
+			return; /* heartbeats will show the gap too */
+		snprintf(n->wants[i].origin, sizeof(n->wants[i].origin), "%s", origin);
+		n->wants[i].seq = 0;
+		n->n_wants++;
+	}
+	if (seq > n->wants[i].seq)
+		n->wants[i].seq = seq;
+}
+
+/*
+ * Fetches what this node is missing, for at most FETCH_BUDGET_MS: first the
+ * gaps SUB showed, from whichever peer has them, then every origin of which
+ * a peer's last heartbeat claims more than we have.  What is left waits for
+ * the next turn.
+ */
+static void fetch_turn(struct node *n)
+{
+	n->fetch_deadline_ms = now_ms() + FETCH_BUDGET_MS;
+	while (n->n_wants > 0 && !n->fatal && !sync_stop && now_ms() < n->fetch_deadline_ms) {
+		struct want w = n->wants[--n->n_wants];
 		int64_t have = 0;
 
-		store_origin_seq(n->s, p->origins[i].node, &have);
-		if (p->origins[i].seq > have && strcmp(p->origins[i].node, n->self) != 0)
-			catch_up(n, p, p->origins[i].node, p->origins[i].seq);
+		store_origin_seq(n->s, w.origin, &have);
+		if (have < w.seq)
+			fill_gap(n, w.origin, w.seq);
+		store_origin_seq(n->s, w.origin, &have);
+		if (have < w.seq && now_ms() >= n->fetch_deadline_ms)
+			note_gap(n, w.origin, w.seq); /* cut short: again next turn */
 	}
+	for (int i = 0; i < n->n_peers && !n->fatal && !sync_stop; i++) {
+		struct peer *p = &n->peers[i];
+
+		if (p->self || !p->node[0] || !peer_up(p))
+			continue;
+		for (size_t k = 0; k < p->n_origins && !n->fatal; k++) {
+			int64_t have = 0;
+
+			if (now_ms() >= n->fetch_deadline_ms)
+				goto out;
+			if (strcmp(p->origins[k].node, n->self) == 0)
+				continue;
+			store_origin_seq(n->s, p->origins[k].node, &have);
+			if (p->origins[k].seq > have)
+				catch_up(n, p, p->origins[k].node, p->origins[k].seq);
+		}
+	}
+out:
+	n->fetch_deadline_ms = 0;
 }
 
 static void receive(struct node *n)
 {
-	for (int k = 0; k < 256 && !sync_stop && !n->fatal; k++) {
+	int64_t deadline = now_ms() + RECEIVE_BUDGET_MS;
+	bool last = false;
+
+	for (int k = 0; k < 4096 && !last && !sync_stop && !n->fatal; k++) {
 		struct sync_msg m;
 		char why[SYNC_WHY_MAX];
 		uint8_t *buf;
@@ -1154,6 +1234,12 @@ static void receive(struct node *n)
 
 		if (rc < 0)
 			break;
+		if (k > 0 && k % 256 == 0) {
+			/* One transaction, one fsync, per 256 changes. */
+			batch_end(n);
+			/* This frame is in hand: handle it, then stop. */
+			last = now_ms() >= deadline;
+		}
 		rc = sync_wire_decode(buf, len, &m, why);
 		nng_free(buf, len);
 		if (rc < 0) {
@@ -1164,14 +1250,13 @@ static void receive(struct node *n)
 			const struct store_rchange *r = &m.changes[0].r;
 
 			batch_begin(n);
-			if (apply_one(n, r) == -EAGAIN) {
-				/* The gap is fetched over the network: not in a batch. */
-				batch_end(n);
-				fill_gap(n, r->c.origin, r->c.origin_seq - 1);
-				apply_one(n, r);
-			}
+			/* The gap, and this change, come by fetch_turn. */
+			if (apply_one(n, r) == -EAGAIN)
+				note_gap(n, r->c.origin, r->c.origin_seq);
 		} else if (m.type == SYNC_MSG_HEARTBEAT) {
-			batch_end(n);
+			/* Only confirming a new store and a transfer write. */
+			if (atomic_load(&n->unconfirmed) || n->transfer_owed)
+				batch_end(n);
 			on_heartbeat(n, &m);
 		} else {
 			reject(n, NULL, "published", "not a change or heartbeat");
@@ -1821,6 +1906,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	while (!sync_stop && !n.fatal) {
 		publish_local(&n);
 		receive(&n);
+		fetch_turn(&n);
 		for (int i = 0; i < n.n_peers && !n.fatal; i++)
 			hello(&n, &n.peers[i]);
 		heartbeat(&n);
