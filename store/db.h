@@ -51,6 +51,7 @@ struct store {
 	int64_t created_ms;              /* store creation: the default namespace's created time */
 	enum store_sync_mode sync;
 	bool readonly;
+	bool txn_whole;                  /* the open transaction is store_txn_begin_whole's */
 	int64_t (*now_ms)(void *arg);
 	void *now_arg;
 	sqlite3_stmt *stmt[STMT_COUNT];
@@ -112,6 +113,10 @@ int store_db_exec_stmt(struct store *s, sqlite3_stmt *st, const char *what,
 		       struct store_err *err);
 /* sqlite3_exec of fixed SQL, mapped. */
 int store_db_exec(struct store *s, const char *sql, struct store_err *err);
+/* One statement of literal SQL through the cache above: for the SAVEPOINT
+ * and RELEASE around every applied change, which sqlite3_exec would parse
+ * anew each time. */
+int store_db_exec_literal(struct store *s, const char *sql, struct store_err *err);
 
 /* Wall clock (or the test clock) in milliseconds. */
 int64_t store_db_now(const struct store *s);
@@ -124,6 +129,11 @@ int64_t store_db_now(const struct store *s);
  */
 struct store_db_write {
 	bool outer; /* we opened the transaction */
+	/* Inside store_txn_begin_whole's transaction: no savepoint was taken,
+	 * so a failure once `wrote` is set rolls the whole transaction back.
+	 * store_db_write_begin sets `wrote`; a writer that fails in its checks
+	 * before writing anything may clear it until then. */
+	bool whole, wrote;
 };
 int store_db_write_begin(struct store *s, struct store_db_write *w,
 			 struct store_err *err);
@@ -155,7 +165,8 @@ int store_hlc_merge(uint64_t local, uint64_t remote, int64_t now_ms,
 		    int64_t max_skew_ms, uint64_t *out);
 /* Next local stamp, persisted in meta; call inside a write transaction. */
 int store_hlc_next(struct store *s, uint64_t *hlc, struct store_err *err);
-/* Merges a remote stamp into the persisted clock; inside a write transaction. */
+/* Merges a remote stamp into the persisted clock; inside a write transaction.
+ * -ERANGE, before anything is written, for a stamp beyond max_skew_ms. */
 int store_hlc_observe(struct store *s, uint64_t remote, int64_t max_skew_ms,
 		      uint64_t *hlc, struct store_err *err);
 

@@ -240,6 +240,15 @@ int store_prepare_data_dir(const char *dir, bool readonly, struct store_err *err
  * so a failed write leaves the outer transaction as it was).
  */
 int store_txn_begin(struct store *s);
+/*
+ * The same, but writes inside take no savepoint: one that fails after it
+ * has written rolls the whole transaction back (store_txn_open then says
+ * so), while one refused in its checks (store_apply's gaps, duplicates,
+ * skew, invalid bodies) changes nothing.  For the sidecar's batches of
+ * applied changes, which it fetches again when a batch is lost: a savepoint
+ * per change copied every page it touched and cost a third of applying.
+ */
+int store_txn_begin_whole(struct store *s);
 int store_txn_commit(struct store *s);
 void store_txn_rollback(struct store *s);
 /* Whether a transaction is open: SQLite rolls one back by itself on some
@@ -563,10 +572,14 @@ int store_origin_confirm(struct store *s, int64_t shift, int64_t *moved,
  */
 int store_log_origin(struct store *s, const char *origin, int64_t after_seq,
 		     int64_t limit, store_rchange_cb cb, void *arg);
-/* Every change with revision > after_revision, oldest first, with bodies
- * and parents (the sidecar publishes those whose origin is this node). */
-int store_log_since(struct store *s, int64_t after_revision, int64_t limit,
-		    store_rchange_cb cb, void *arg);
+/* Changes with after_revision < revision <= upto_revision (upto < 0: no
+ * bound) and, unless origin is NULL, of that origin; oldest first, at most
+ * `limit` (0: all), with bodies and parents; *count = how many.  The sidecar
+ * publishes this node's own this way, skipping the far more numerous ones
+ * it applied from peers without decoding them. */
+int store_log_since(struct store *s, int64_t after_revision, int64_t upto_revision,
+		    const char *origin, int64_t limit, store_rchange_cb cb, void *arg,
+		    int64_t *count);
 
 /*
  * A hash of the live state: (kind, namespace, name, hlc, body) of every live

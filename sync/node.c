@@ -138,6 +138,8 @@ struct peer {
 	char url[SYNC_URL_MAX];    /* its PUB */
 	char rep_url[SYNC_URL_MAX];
 	nng_socket req;
+	nng_ctx fetch_ctx;         /* req's context for pipelined FETCHes */
+	nng_aio *fetch_aio;        /* its one operation at a time */
 	atomic_int req_pipes;      /* written by nng's pipe callbacks */
 	char node[STORE_NODE_MAX + 1]; /* "" until HELLO answered */
 	bool self;                 /* the URL is our own: ignored */
@@ -186,6 +188,8 @@ struct node {
 	char digest[33];
 	int64_t resources;
 	int64_t digest_rev;        /* digest is of this revision (or newer) */
+	int64_t digest_next_ms;    /* no recomputation before, while busy */
+	int64_t digest_seen_rev;   /* revision at the last look (server thread) */
 	atomic_llong digest_want;  /* the revision the main loop last saw */
 	atomic_bool digest_dirty;  /* rows changed without the revision moving */
 	int64_t next_heartbeat_ms;
@@ -357,7 +361,7 @@ static void batch_begin(struct node *n)
 
 	if (n->in_batch)
 		return;
-	rc = store_txn_begin(n->s);
+	rc = store_txn_begin_whole(n->s);
 	if (rc < 0) {
 		/* Each change then commits on its own, as before batching. */
 		log_limited(LOG_WARNING, "cannot begin a batch: %s", strerror(-rc));
@@ -367,12 +371,26 @@ static void batch_begin(struct node *n)
 	n->batch_applied = 0;
 }
 
+/* The batch's transaction is gone (a change failed after writing, or
+ * SQLite ended it on an I/O error): its changes are fetched again. */
+static void batch_lost(struct node *n, const char *why)
+{
+	n->in_batch = false;
+	n->applied -= n->batch_applied;
+	log_limited(LOG_ERR, "lost a batch of %lld applied change(s), to be fetched again: %s",
+		    (long long)n->batch_applied, why);
+}
+
 static void batch_end(struct node *n)
 {
 	int rc;
 
 	if (!n->in_batch)
 		return;
+	if (!store_txn_open(n->s)) {
+		batch_lost(n, "its transaction was rolled back");
+		return;
+	}
 	n->in_batch = false;
 	rc = store_txn_commit(n->s);
 	if (rc < 0) {
@@ -424,6 +442,8 @@ static int apply_one(struct node *n, const struct store_rchange *r)
 	n->refused++;
 	log_limited(LOG_WARNING, "cannot apply change %lld of '%s': %s", (long long)r->c.origin_seq,
 		    r->c.origin, err.msg);
+	if (n->in_batch && !store_txn_open(n->s))
+		batch_lost(n, err.msg);
 	return rc;
 }
 
@@ -434,25 +454,14 @@ static bool peer_up(const struct peer *p)
 	return !p->self && atomic_load(&p->req_pipes) > 0;
 }
 
-/* One request/reply on a peer's REQ socket; *reply decoded on success. */
-static int request(struct node *n, struct peer *p, const struct sync_msg *m,
-		   struct sync_msg *reply)
+/* Decodes the answer to m from p; a malformed or mismatched one is
+ * rejected (counted and logged) and gives -EPROTO or the decoder's error. */
+static int decode_reply(struct node *n, struct peer *p, const struct sync_msg *m,
+			const uint8_t *buf, size_t len, struct sync_msg *reply)
 {
 	char why[SYNC_WHY_MAX];
-	uint8_t *buf;
-	size_t len;
-	int rc;
+	int rc = sync_wire_decode(buf, len, reply, why);
 
-	memset(reply, 0, sizeof(*reply));
-	rc = send_msg(n, p->req, m, 0);
-	if (rc == 0)
-		rc = recv_frame(p->req, 0, &buf, &len);
-	if (rc < 0) {
-		log_limited(LOG_INFO, "no answer from '%s': %s", p->rep_url, strerror(-rc));
-		return rc;
-	}
-	rc = sync_wire_decode(buf, len, reply, why);
-	nng_free(buf, len);
 	if (rc == 0 && reply->type != m->type + (m->type == SYNC_MSG_HELLO ? 0 : 1)) {
 		sync_msg_release(reply);
 		snprintf(why, sizeof(why), "a %s answering a %s", sync_msg_type_name(reply->type),
@@ -467,50 +476,149 @@ static int request(struct node *n, struct peer *p, const struct sync_msg *m,
 	return 0;
 }
 
+/* One request/reply on a peer's REQ socket; *reply decoded on success. */
+static int request(struct node *n, struct peer *p, const struct sync_msg *m,
+		   struct sync_msg *reply)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	rc = send_msg(n, p->req, m, 0);
+	if (rc == 0)
+		rc = recv_frame(p->req, 0, &buf, &len);
+	if (rc < 0) {
+		log_limited(LOG_INFO, "no answer from '%s': %s", p->rep_url, strerror(-rc));
+		return rc;
+	}
+	rc = decode_reply(n, p, m, buf, len, reply);
+	nng_free(buf, len);
+	return rc;
+}
+
+/*
+ * The same split in two on p's fetch context, so that a FETCH can be in
+ * flight while the previous reply is applied: the peer reads and encodes
+ * the next batch while we write this one.  A REQ socket has one request in
+ * flight, a context one more; a request left unanswered (we stopped early)
+ * is abandoned by the context's next one, and its late reply discarded.
+ */
+static int request_send(struct node *n, struct peer *p, const struct sync_msg *m)
+{
+	char why[SYNC_WHY_MAX];
+	nng_msg *msg = NULL;
+	uint8_t *buf;
+	size_t len;
+	int rc = sync_wire_encode(m, &buf, &len, why);
+
+	if (rc < 0) {
+		log_limited(LOG_ERR, "cannot encode a %s message: %s", sync_msg_type_name(m->type), why);
+		return rc;
+	}
+	rc = nng_errno(nng_msg_alloc(&msg, 0));
+	if (rc == 0)
+		rc = nng_errno(nng_msg_append(msg, buf, len));
+	free(buf);
+	if (rc == 0) {
+		nng_aio_set_msg(p->fetch_aio, msg);
+		nng_ctx_send(p->fetch_ctx, p->fetch_aio);
+		nng_aio_wait(p->fetch_aio);
+		rc = nng_errno(nng_aio_result(p->fetch_aio));
+	}
+	/* Sent, the message is nng's; not sent, it is still ours. */
+	if (rc < 0) {
+		if (msg)
+			nng_msg_free(msg);
+		log_limited(LOG_INFO, "cannot ask '%s': %s", p->rep_url, strerror(-rc));
+	}
+	return rc;
+}
+
+static int request_recv(struct node *n, struct peer *p, const struct sync_msg *m,
+			struct sync_msg *reply)
+{
+	nng_msg *msg;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	nng_ctx_recv(p->fetch_ctx, p->fetch_aio);
+	nng_aio_wait(p->fetch_aio);
+	rc = nng_errno(nng_aio_result(p->fetch_aio));
+	if (rc < 0) {
+		log_limited(LOG_INFO, "no answer from '%s': %s", p->rep_url, strerror(-rc));
+		return rc;
+	}
+	msg = nng_aio_get_msg(p->fetch_aio);
+	rc = decode_reply(n, p, m, nng_msg_body(msg), nng_msg_len(msg), reply);
+	nng_msg_free(msg);
+	return rc;
+}
+
 /*
  * Fetches origin's changes after ours from peer p and applies them, until we
  * have `want` or the peer has no more.  -ESTALE if its log was compacted.
  */
 static void heartbeat(struct node *n);
 
+static void fetch_msg(struct node *n, const char *origin, int64_t after, struct sync_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = SYNC_MSG_FETCH;
+	m->limit = SYNC_FETCH_MAX;
+	snprintf(m->node, sizeof(m->node), "%s", n->self);
+	snprintf(m->origin, sizeof(m->origin), "%s", origin);
+	m->after_seq = after;
+}
+
 static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_t want)
 {
-	for (int round = 0; round < FETCH_ROUNDS && !sync_stop; round++) {
-		struct sync_msg m = { .type = SYNC_MSG_FETCH, .limit = SYNC_FETCH_MAX };
-		struct sync_msg reply;
-		int64_t have = 0;
-		int rc;
+	struct sync_msg m, reply;
+	int64_t have = 0;
+	int rc;
 
-		/* The rest on a later turn: SUB is waiting. */
-		if (round > 0 && n->fetch_deadline_ms && now_ms() >= n->fetch_deadline_ms)
-			return 0;
+	/* A long catch-up must not silence us: peers would take the quiet
+	 * for a dead connection. */
+	heartbeat(n);
+	store_origin_seq(n->s, origin, &have);
+	if (want > 0 && have >= want)
+		return 0;
+	fetch_msg(n, origin, have, &m);
+	rc = request_send(n, p, &m);
+	if (rc == 0)
+		rc = request_recv(n, p, &m, &reply);
+	for (int round = 1; rc == 0; round++) {
+		int64_t last;
+		bool ahead = false;
 
-		/* A long catch-up must not silence us: peers would take the
-		 * quiet for a dead connection. */
-		heartbeat(n);
-		store_origin_seq(n->s, origin, &have);
-		if (want > 0 && have >= want)
-			return 0;
-		snprintf(m.node, sizeof(m.node), "%s", n->self);
-		snprintf(m.origin, sizeof(m.origin), "%s", origin);
-		m.after_seq = have;
-		rc = request(n, p, &m, &reply);
-		if (rc < 0)
-			return rc;
 		if (reply.status == SYNC_FETCH_STALE) {
 			n->stale_replies++;
 			p->stale = true;
 			log_limited(LOG_WARNING,
 				    "'%s' no longer has the changes of '%s' after %lld (compacted): "
 				    "this node needs a full state transfer",
-				    p->node, origin, (long long)have);
+				    p->node, origin, (long long)m.after_seq);
 			sync_msg_release(&reply);
 			return -ESTALE;
+		}
+		if (reply.n_changes == 0) {
+			sync_msg_release(&reply);
+			return 0;
+		}
+		/* The next batch is asked for before this one is applied,
+		 * unless this one is the last wanted, or the turn is over
+		 * (the rest on a later turn: SUB is waiting). */
+		last = reply.changes[reply.n_changes - 1].r.c.origin_seq;
+		if (round < FETCH_ROUNDS && !sync_stop && !(want > 0 && last >= want) &&
+		    !(n->fetch_deadline_ms && now_ms() >= n->fetch_deadline_ms)) {
+			fetch_msg(n, origin, last, &m);
+			ahead = request_send(n, p, &m) == 0;
 		}
 		batch_begin(n);
 		for (size_t i = 0; i < reply.n_changes; i++) {
 			if (strcmp(reply.changes[i].r.c.origin, origin) != 0) {
 				reject(n, p, "reply", "a change of another origin");
+				rc = -EPROTO;
 				break;
 			}
 			rc = apply_one(n, &reply.changes[i].r);
@@ -518,13 +626,15 @@ static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_
 				break;
 		}
 		batch_end(n);
-		if (reply.n_changes == 0 || rc < 0) {
-			sync_msg_release(&reply);
-			return rc == -EAGAIN ? -EPROTO : (rc < 0 ? rc : 0);
-		}
 		sync_msg_release(&reply);
+		if (rc < 0)
+			return rc == -EAGAIN ? -EPROTO : rc;
+		if (!ahead)
+			return 0;
+		heartbeat(n);
+		rc = request_recv(n, p, &m, &reply);
 	}
-	return 0;
+	return rc;
 }
 
 /* ---- state transfer, receiving side ---------------------------------------------------- */
@@ -978,21 +1088,42 @@ static void serve(struct node *n, struct store *s, const struct sync_msg *m)
 	free(data);
 }
 
-/* The server thread: REP has a receive timeout, so it sees sync_stop. */
-/* Server thread: brings the digest up to the revision the main loop saw. */
+/*
+ * Server thread: brings the digest up to the revision the main loop saw.
+ * While changes stream in, each digest is stale before it is read, and
+ * recomputing at every heartbeat would spend a core hashing the whole state
+ * over and over (on two CPUs, the one that applies the changes).  So while
+ * the revision keeps moving, a digest that took T ms is followed by a pause
+ * of DIGEST_IDLE_FACTOR x T, which bounds the hashing to a fifth of a core;
+ * once the revision holds still between two calls (this thread wakes every
+ * 100 ms) the digest is computed at once, so a node that has caught up
+ * shows it without the pause.
+ */
+#define DIGEST_IDLE_FACTOR 4
+
 static void refresh_digest(struct node *n, struct store *s)
 {
-	bool dirty = atomic_exchange(&n->digest_dirty, false);
-	int64_t revision = 0, count = 0;
+	int64_t revision = -1, count = 0, start;
 	char hex[33];
+	bool quiet;
 
-	if (!dirty && n->digest_rev >= atomic_load(&n->digest_want))
+	if (!atomic_load(&n->digest_dirty) && n->digest_rev >= atomic_load(&n->digest_want))
 		return;
-	if (store_revision(s, &revision) < 0 || store_digest(s, hex, &count) < 0) {
+	if (store_revision(s, &revision) < 0)
+		revision = -1;
+	quiet = revision == n->digest_seen_rev;
+	n->digest_seen_rev = revision;
+	if (!quiet && now_ms() < n->digest_next_ms)
+		return;
+	/* Cleared before reading: rows changed meanwhile set it again. */
+	atomic_store(&n->digest_dirty, false);
+	start = now_ms();
+	if (revision < 0 || store_digest(s, hex, &count) < 0) {
 		log_limited(LOG_ERR, "cannot compute the state digest");
 		atomic_store(&n->digest_dirty, true);
 		return;
 	}
+	n->digest_next_ms = now_ms() + DIGEST_IDLE_FACTOR * (now_ms() - start);
 	pthread_mutex_lock(&n->digest_lock);
 	memcpy(n->digest, hex, sizeof(hex));
 	n->resources = count;
@@ -1009,6 +1140,7 @@ static void digest_get(struct node *n, char hex[33], int64_t *resources)
 	pthread_mutex_unlock(&n->digest_lock);
 }
 
+/* The server thread: REP has a receive timeout, so it sees sync_stop. */
 static void *server_main(void *arg)
 {
 	struct node *n = arg;
@@ -1281,8 +1413,6 @@ static int publish_one(const struct store_rchange *r, void *arg)
 	struct sync_msg m = { .type = SYNC_MSG_CHANGE, .n_changes = 1, .changes = &sc };
 
 	pb->last = r->c.revision;
-	if (strcmp(r->c.origin, pb->n->self) != 0)
-		return 0;
 	memset(&sc, 0, sizeof(sc));
 	sc.r = *r;
 	/* Best effort: a drop is found by heartbeats and fetched. */
@@ -1296,19 +1426,25 @@ static void publish_local(struct node *n)
 
 	if (atomic_load(&n->unconfirmed))
 		return;
-	/* The cheap cached query first: most turns nothing was committed. */
-	if (store_revision(n->s, &revision) == 0 && revision <= n->published_rev)
+	/* The cheap cached query first: most turns nothing was committed.
+	 * Every change up to `revision` is committed (revisions are taken
+	 * under the write lock), so none of ours below it can appear later. */
+	if (store_revision(n->s, &revision) < 0 || revision <= n->published_rev)
 		return;
 	for (int k = 0; k < 16; k++) {
 		struct publish pb = { n, n->published_rev, 0 };
-		int rc = store_log_since(n->s, n->published_rev, 256, publish_one, &pb);
+		int64_t count = 0;
+		int rc = store_log_since(n->s, n->published_rev, revision, n->self, 256,
+					 publish_one, &pb, &count);
 
 		if (rc < 0) {
 			log_limited(LOG_ERR, "cannot read the change log: %s", strerror(-rc));
 			return;
 		}
-		if (pb.last == n->published_rev)
+		if (count < 256) {
+			n->published_rev = revision;
 			return;
+		}
 		n->published_rev = pb.last;
 	}
 }
@@ -1813,6 +1949,12 @@ static int open_sockets(struct node *n)
 			rc = nng_errno(nng_pipe_notify(p->req, NNG_PIPE_EV_ADD_POST, pipe_event, p));
 		if (rc == 0)
 			rc = nng_errno(nng_pipe_notify(p->req, NNG_PIPE_EV_REM_POST, pipe_event, p));
+		if (rc == 0)
+			rc = nng_errno(nng_ctx_open(&p->fetch_ctx, p->req));
+		if (rc == 0)
+			rc = nng_errno(nng_aio_alloc(&p->fetch_aio, NULL, NULL));
+		if (rc == 0)
+			nng_aio_set_timeout(p->fetch_aio, REQ_TIMEOUT_MS);
 		if (rc < 0) {
 			log_msg(LOG_ERR, "cannot open a request socket: %s", strerror(-rc));
 			return rc;
@@ -1831,6 +1973,9 @@ static int open_sockets(struct node *n)
 static void close_sockets(struct node *n)
 {
 	for (int i = 0; i < n->n_peers; i++) {
+		/* Frees wait for the operation in progress, if any. */
+		if (n->peers[i].fetch_aio)
+			nng_aio_free(n->peers[i].fetch_aio);
 		nng_close(n->peers[i].req);
 		free(n->peers[i].origins);
 	}

@@ -545,6 +545,99 @@ static void test_cases(void)
 	store_close(r);
 }
 
+/* ---- whole transactions (the sidecar's batches) ------------------------------------ */
+
+/*
+ * Inside store_txn_begin_whole's transaction a refusal (gap, duplicate,
+ * skew, bad body) leaves the batch as it was, while a failure after
+ * writing undoes all of it: the sidecar then fetches the batch again.
+ */
+static void test_whole_batch(void)
+{
+	struct store *a = open_node("zeta", NULL), *r = open_node("eta", NULL);
+	struct store *t = open_node("theta", NULL);
+	struct copies q = { 0 }, qt = { 0 };
+	enum store_apply_outcome out;
+	struct store_err err = { "" };
+	struct store_result res;
+	struct copy bad, far;
+	char *body = NULL;
+	int64_t seq = -1;
+	int rc;
+
+	for (int i = 0; i < 4; i++) {
+		char name[16], body[64];
+
+		snprintf(name, sizeof(name), "w%d", i);
+		snprintf(body, sizeof(body), "{\"spec\":{\"image\":\"w:%d\"}}", i);
+		fake_now += 3;
+		store_put(a, D, "default", name, body, strlen(body), NULL, &res, NULL);
+	}
+	store_put(t, D, "default", "t0", "{\"spec\":{\"image\":\"t:0\"}}", 24, NULL, &res, NULL);
+	own_changes(a, &q);
+	fixup(&q);
+	own_changes(t, &qt);
+	fixup(&qt);
+	ok(q.n == 4 && qt.n == 1, "four changes on zeta, one on theta");
+	if (q.n != 4 || qt.n != 1)
+		return;
+
+	ok(store_txn_begin_whole(r) == 0, "a whole transaction begins");
+	rc = store_apply(r, &q.v[0].r, -1, &out, &err);
+	ok(rc == 0 && out == STORE_APPLY_WON, "the first change applies in it");
+	ok(store_apply(r, &q.v[2].r, -1, &out, &err) == -EAGAIN && store_txn_open(r),
+	   "a gap is refused and the transaction stays open");
+	ok(store_apply(r, &q.v[0].r, -1, &out, &err) == 0 && out == STORE_APPLY_DUPLICATE &&
+	   store_txn_open(r), "so does a duplicate");
+	bad = q.v[1];
+	bad.body = "{not json";
+	fixup(&(struct copies){ &bad, 1, 1 });
+	ok(store_apply(r, &bad.r, -1, &out, &err) == -EINVAL && store_txn_open(r),
+	   "a body that does not render is refused and the transaction stays open");
+	far = q.v[1];
+	fixup(&(struct copies){ &far, 1, 1 });
+	far.r.c.hlc = (uint64_t)(fake_now + 3600 * 1000) << 16;
+	ok(store_apply(r, &far.r, 60000, &out, &err) == -ERANGE && store_txn_open(r),
+	   "a stamp too far ahead is refused and the transaction stays open");
+	rc = store_apply(r, &q.v[1].r, -1, &out, &err);
+	ok(rc == 0 && out == STORE_APPLY_WON, "the next change still applies");
+	ok(store_txn_commit(r) == 0, "and the batch commits");
+	store_origin_seq(r, "zeta", &seq);
+	ok(seq == 2 && store_get(r, D, "default", "w1", NULL, &body) == 0,
+	   "with both changes (zeta at %lld)", (long long)seq);
+	free(body);
+	body = NULL;
+
+	/* A damaged log: a row already holds zeta's third sequence number,
+	 * so the third change fails after writing its resource. */
+	rc = sqlite3_exec(r->db, "INSERT INTO changes(op, kind, namespace, name, version, origin, "
+			  "origin_seq, hlc, time) VALUES (1, 0, 'default', 'x', 1, 'zeta', 3, 1, 1)",
+			  NULL, NULL, NULL);
+	ok(rc == SQLITE_OK, "plant a row that collides with zeta#3");
+	ok(store_txn_begin_whole(r) == 0, "a second whole transaction begins");
+	rc = store_apply(r, &qt.v[0].r, -1, &out, &err);
+	ok(rc == 0 && out == STORE_APPLY_WON, "theta's change applies in it");
+	rc = store_apply(r, &q.v[2].r, -1, &out, &err);
+	ok(rc < 0 && !store_txn_open(r), "a failure after writing ends the transaction (%d: %s)",
+	   rc, err.msg);
+	ok(store_get(r, D, "default", "w2", NULL, &body) == -ENOENT,
+	   "and leaves nothing of the failed change");
+	free(body);
+	body = NULL;
+	store_origin_seq(r, "theta", &seq);
+	ok(seq == 0 && store_get(r, D, "default", "t0", NULL, &body) == -ENOENT,
+	   "nor of the rest of the batch (theta at %lld)", (long long)seq);
+	free(body);
+	rc = store_apply(r, &qt.v[0].r, -1, &out, &err);
+	ok(rc == 0 && out == STORE_APPLY_WON && !store_txn_open(r),
+	   "afterwards a change commits on its own again");
+	copies_free(&q);
+	copies_free(&qt);
+	store_close(a);
+	store_close(t);
+	store_close(r);
+}
+
 /* ---- state transfer and purge --------------------------------------------------- */
 
 static int64_t floor_all(const char *origin, void *arg)
@@ -684,6 +777,7 @@ int main(void)
 	}
 	snprintf(dir, sizeof(dir), "%s", tmpl);
 	test_cases();
+	test_whole_batch();
 	test_random_histories();
 	test_state_merge();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
