@@ -145,6 +145,22 @@ static int step_v3(struct store *s, struct store_err *err)
 		err);
 }
 
+/*
+ * Version 4: an index for store_apply's "has a later change continued this
+ * one?" (has_child, and child_in in a state transfer).  Without it the
+ * lookup walked every logged change of the resource: a 10-minute soak gave
+ * names 6,000 versions each, 3.4 ms per lookup, and the sidecar held the
+ * write lock up to 7.5 s for one batch of 512 changes.  With it, 2,000
+ * lookups take 7 ms; it adds about 2% to the store.
+ */
+static int step_v4(struct store *s, struct store_err *err)
+{
+	return store_db_exec(s,
+		"CREATE INDEX changes_parent ON changes(kind, namespace, name, parent_hlc, "
+		"parent_node);",
+		err);
+}
+
 static const struct migration {
 	int to;
 	int (*run)(struct store *s, struct store_err *err);
@@ -153,6 +169,7 @@ static const struct migration {
 	{ 1, step_v1, "create the tables" },
 	{ 2, step_v2, "add changes.source and resources.size" },
 	{ 3, step_v3, "add change parents, conflicts" },
+	{ 4, step_v4, "index change parents" },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

@@ -36,7 +36,7 @@
 #define STORE_NAME_MAX 63           /* DNS label */
 #define STORE_NODE_MAX 63           /* node names are DNS labels too */
 #define STORE_ERR_MAX 256
-#define STORE_SCHEMA_VERSION 3      /* PRAGMA user_version written by this build (see migrate.c) */
+#define STORE_SCHEMA_VERSION 4      /* PRAGMA user_version written by this build (see migrate.c) */
 #define STORE_DEFAULT_NAMESPACE "default" /* exists in every kind, cannot be removed */
 #define STORE_DB_FILE "store.db"    /* inside the data dir */
 

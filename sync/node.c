@@ -34,6 +34,7 @@
 #include "wire.h"
 
 #define RECV_MAX (32 * 1024 * 1024) /* a fetch reply: several 1 MiB bodies */
+#define SLOW_LOCK_MS 1000           /* a batch waiting or holding this long is logged */
 #define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency */
 #define REQ_TIMEOUT_MS 2000
 #define LISTENERS_MAX 2
@@ -209,6 +210,7 @@ struct node {
 	atomic_bool unconfirmed;
 	bool transfer_owed;        /* confirmed as a wiped node: a peer's state is due */
 	int64_t batch_applied;     /* changes applied in it, uncounted if it fails */
+	int64_t batch_since_ms;    /* when it took the write lock */
 	/* Gaps SUB showed (a change past origins[origin] + 1), fetched by
 	 * fetch_turn: the origin and the sequence of that change. */
 	struct want {
@@ -361,6 +363,8 @@ static void batch_begin(struct node *n)
 {
 	int rc;
 
+	int64_t start = now_ms();
+
 	if (n->in_batch)
 		return;
 	rc = store_txn_begin_whole(n->s);
@@ -371,6 +375,11 @@ static void batch_begin(struct node *n)
 	}
 	n->in_batch = true;
 	n->batch_applied = 0;
+	n->batch_since_ms = now_ms();
+	/* Meanwhile SUB went unread: say so, it explains silent peers. */
+	if (n->batch_since_ms - start >= SLOW_LOCK_MS)
+		log_limited(LOG_WARNING, "waited %lld ms for the store's write lock",
+			    (long long)(n->batch_since_ms - start));
 }
 
 /* The batch's transaction is gone (a change failed after writing, or
@@ -395,6 +404,10 @@ static void batch_end(struct node *n)
 	}
 	n->in_batch = false;
 	rc = store_txn_commit(n->s);
+	/* The mount's writers queued behind it all that time. */
+	if (now_ms() - n->batch_since_ms >= SLOW_LOCK_MS)
+		log_limited(LOG_WARNING, "held the store's write lock %lld ms for %lld change(s)",
+			    (long long)(now_ms() - n->batch_since_ms), (long long)n->batch_applied);
 	if (rc < 0) {
 		n->applied -= n->batch_applied;
 		log_limited(LOG_ERR, "cannot commit %lld applied change(s), to be fetched again: %s",
@@ -629,8 +642,14 @@ static int fetch_from(struct node *n, struct peer *p, const char *origin, int64_
 		}
 		batch_end(n);
 		sync_msg_release(&reply);
-		if (rc < 0)
+		if (rc < 0) {
+			/* Take the answer to the request ahead, not to leave
+			 * it outstanding: nng 1.5 can hang closing a REQ
+			 * socket that has one. */
+			if (ahead && request_recv(n, p, &m, &reply) == 0)
+				sync_msg_release(&reply);
 			return rc == -EAGAIN ? -EPROTO : rc;
+		}
 		if (!ahead)
 			return 0;
 		heartbeat(n);
@@ -1993,9 +2012,12 @@ static int open_sockets(struct node *n)
 static void close_sockets(struct node *n)
 {
 	for (int i = 0; i < n->n_peers; i++) {
-		/* Frees wait for the operation in progress, if any. */
-		if (n->peers[i].fetch_aio)
+		/* The context first, which ends anything still pending on
+		 * it; then the aio, whose free waits for its operation. */
+		if (n->peers[i].fetch_aio) {
+			nng_ctx_close(n->peers[i].fetch_ctx);
 			nng_aio_free(n->peers[i].fetch_aio);
+		}
 		nng_close(n->peers[i].req);
 		free(n->peers[i].origins);
 	}

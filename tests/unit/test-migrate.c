@@ -136,6 +136,8 @@ static void test_v1(void)
 		goto out;
 	ok(raw_int(path, "PRAGMA user_version") == STORE_SCHEMA_VERSION, "user_version is now %d",
 	   STORE_SCHEMA_VERSION);
+	ok(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+		   "name = 'changes_parent'") == 1, "the change-parent index exists (version 4)");
 	ok(strcmp(store_node(s), "old-node") == 0, "node name kept");
 
 	rc = store_get(s, STORE_KIND_DEPLOYMENT, "default", "web", &meta, &body);
