@@ -654,11 +654,13 @@ int store_open(const char *path, const struct store_options *opts,
 							       : "PRAGMA synchronous=FULL", err);
 	if (rc == 0)
 		rc = store_db_exec(s, "PRAGMA foreign_keys=ON", err);
-	/* Statement journals in memory: the sidecar applies each change in a
-	 * SAVEPOINT inside its batch transaction, and with the default they
-	 * went to a file in /var/tmp, a dozen page writes per change that
-	 * took a third of a catch-up's time.  They hold only the pages one
-	 * savepoint or statement touched, and are dropped when it ends. */
+	/* Statement journals in memory.  A savepoint inside a batch (the
+	 * mount's group commit; the sidecar's batches before they dropped
+	 * theirs) and a statement that may abort keep the original of every
+	 * page they touch; with the default that went to a file in /var/tmp,
+	 * a dozen page writes per change and a third of a catch-up's time.
+	 * They hold only what one savepoint or statement touched, and are
+	 * dropped when it ends. */
 	if (rc == 0)
 		rc = store_db_exec(s, "PRAGMA temp_store=MEMORY", err);
 	if (rc < 0)
