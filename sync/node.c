@@ -254,17 +254,25 @@ static void reject(struct node *n, struct peer *p, const char *where, const char
 
 /* ---- sending -------------------------------------------------------------------- */
 
-static int send_msg(struct node *n, nng_socket sock, const struct sync_msg *m, int flags)
+/* Encodes m into *buf (malloc'd, the caller frees it); logs a failure. */
+static int encode_msg(const struct sync_msg *m, uint8_t **buf, size_t *len)
 {
 	char why[SYNC_WHY_MAX];
+	int rc = sync_wire_encode(m, buf, len, why);
+
+	if (rc < 0)
+		log_limited(LOG_ERR, "cannot encode a %s message: %s", sync_msg_type_name(m->type), why);
+	return rc;
+}
+
+static int send_msg(struct node *n, nng_socket sock, const struct sync_msg *m, int flags)
+{
 	uint8_t *buf;
 	size_t len;
-	int rc = sync_wire_encode(m, &buf, &len, why);
+	int rc = encode_msg(m, &buf, &len);
 
-	if (rc < 0) {
-		log_limited(LOG_ERR, "cannot encode a %s message: %s", sync_msg_type_name(m->type), why);
+	if (rc < 0)
 		return rc;
-	}
 	/* NNG_FLAG_ALLOC is not used: nng_send copies, buf stays ours. */
 	rc = nng_errno(nng_send(sock, buf, len, flags));
 	free(buf);
@@ -516,21 +524,18 @@ static int request(struct node *n, struct peer *p, const struct sync_msg *m,
  * The same split in two on p's fetch context, so that a FETCH can be in
  * flight while the previous reply is applied: the peer reads and encodes
  * the next batch while we write this one.  A REQ socket has one request in
- * flight, a context one more; a request left unanswered (we stopped early)
- * is abandoned by the context's next one, and its late reply discarded.
+ * flight, a context one more.  fetch_from takes the answer to every request
+ * it sends, even when it stops early (see there).
  */
 static int request_send(struct node *n, struct peer *p, const struct sync_msg *m)
 {
-	char why[SYNC_WHY_MAX];
 	nng_msg *msg = NULL;
 	uint8_t *buf;
 	size_t len;
-	int rc = sync_wire_encode(m, &buf, &len, why);
+	int rc = encode_msg(m, &buf, &len);
 
-	if (rc < 0) {
-		log_limited(LOG_ERR, "cannot encode a %s message: %s", sync_msg_type_name(m->type), why);
+	if (rc < 0)
 		return rc;
-	}
 	rc = nng_errno(nng_msg_alloc(&msg, 0));
 	if (rc == 0)
 		rc = nng_errno(nng_msg_append(msg, buf, len));
