@@ -125,8 +125,10 @@ void fs_events_shutdown(void);
 int fs_watch_start(void);
 void fs_watch_request_stop(void);
 void fs_watch_join(void);
-/* Wakes the watcher after a local commit.  Safe from any thread, no locks needed. */
-void fs_watch_kick(void);
+/* After a local commit: pokes the sidecar (DATA/sync.sock) to publish it
+ * and wakes the watcher.  Safe from any thread, no locks needed; never
+ * blocks. */
+void fs_watch_committed(void);
 /* Asks the watcher to invalidate the kernel's entry parent/name (ino != 0:
  * also that inode's attributes) from its own thread, for handlers that
  * cannot call notify functions themselves. */

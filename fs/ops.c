@@ -1079,7 +1079,7 @@ static void note_commit(struct store *s, fuse_ino_t ino, enum store_kind kind,
 	}
 	fs_inode_unlock();
 	inval_attr(ino);
-	fs_watch_kick();
+	fs_watch_committed();
 	fs_metrics_write(kind, FS_WRITE_PUT);
 }
 
@@ -1589,7 +1589,7 @@ static int commit_restore(struct fs_handle *h)
 	log_msg(LOG_NOTICE, "restored snapshot '%s' (revision %lld, %lld ms)", name,
 		(long long)res.revision, (long long)(fs_now_ms() - t0));
 	fs_metrics_restore();
-	fs_watch_kick();
+	fs_watch_committed();
 	return 0;
 }
 
@@ -2094,7 +2094,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	fs_metrics_write(p.kind, FS_WRITE_MKNS);
-	fs_watch_kick();
+	fs_watch_committed();
 	fs_inode_lock();
 	rc = take_inode(parent, name, FS_T_NS, p.kind, name, &in);
 	ino = rc == 0 ? in->ino : 0;
@@ -2181,7 +2181,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_inode_maybe_free(in);
 	}
 	fs_inode_unlock();
-	fs_watch_kick();
+	fs_watch_committed();
 	fuse_reply_err(req, 0);
 }
 
@@ -2250,7 +2250,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		fs_inode_unlock();
 		if (rc == 0)
-			fs_watch_kick();
+			fs_watch_committed();
 	} else {
 		fs_inode_lock();
 		in = fs_inode_find_name(parent, name);
@@ -2433,7 +2433,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_scratch_unref(content);
 	if (src_ino)
 		inval_attr(src_ino);
-	fs_watch_kick();
+	fs_watch_committed();
 	fuse_reply_err(req, 0);
 }
 

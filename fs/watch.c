@@ -1,6 +1,7 @@
 /* watch.c - the watcher thread: follows the store's change log, feeds the
  * events readers and sends every kernel cache invalidation.  It wakes at
- * once for local commits (an eventfd) and for the sidecar's pokes after it
+ * once for local commits (an eventfd, which fs_watch_committed also pairs
+ * with a poke of the sidecar) and for the sidecar's pokes after it
  * applied remote changes (DATA/notify.sock, store/notify.h), and otherwise
  * polls every 200 ms so that changes by other writers of the same store
  * (swarmfs-admin) are seen too.  Notify calls are made from here only,
@@ -58,13 +59,20 @@ static int kick_fd = -1;      /* eventfd: local commits, queued invalidations, s
 static int notify_fd = -1;    /* DATA/notify.sock, or -1 */
 static struct inval *queue;   /* protected by wlock */
 
-void fs_watch_kick(void)
+static void kick(void)
 {
 	uint64_t one = 1;
 
 	/* A full counter (never in practice) still leaves the fd readable. */
 	if (kick_fd >= 0 && write(kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_limited(LOG_ERR, "watcher: unable to wake: %s", strerror(errno));
+}
+
+void fs_watch_committed(void)
+{
+	/* The sidecar first: its publish is the longer way to go. */
+	store_notify_poke(fs.data_dir, STORE_NOTIFY_SYNC);
+	kick();
 }
 
 void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino)
@@ -80,7 +88,7 @@ void fs_watch_queue_inval(fuse_ino_t parent, const char *name, fuse_ino_t ino)
 	iv->next = queue;
 	queue = iv;
 	pthread_mutex_unlock(&wlock);
-	fs_watch_kick();
+	kick();
 }
 
 static void inval_entry(fuse_ino_t parent, const char *name)
@@ -365,11 +373,11 @@ int fs_watch_start(void)
 		return rc;
 	}
 	/* Without the socket remote changes still show, at the poll's pace. */
-	rc = store_notify_listen(fs.data_dir, &notify_fd);
+	rc = store_notify_listen(fs.data_dir, STORE_NOTIFY_MOUNT, &notify_fd);
 	if (rc < 0) {
 		notify_fd = -1;
 		log_msg(LOG_WARNING, "unable to listen on '%s/%s': %s; polling every %d ms",
-			fs.data_dir, STORE_NOTIFY_FILE, strerror(-rc), POLL_MS);
+			fs.data_dir, STORE_NOTIFY_MOUNT, strerror(-rc), POLL_MS);
 	}
 	/* Termination signals must reach the loop's thread, whose blocking
 	 * read they interrupt, never this one. */
@@ -385,7 +393,7 @@ int fs_watch_start(void)
 	if (rc != 0) {
 		store_close(start_store);
 		start_store = NULL;
-		store_notify_close(fs.data_dir, notify_fd);
+		store_notify_close(fs.data_dir, STORE_NOTIFY_MOUNT, notify_fd);
 		notify_fd = -1;
 		close(kick_fd);
 		kick_fd = -1;
@@ -398,7 +406,7 @@ int fs_watch_start(void)
 void fs_watch_request_stop(void)
 {
 	atomic_store(&stop, true);
-	fs_watch_kick();
+	kick();
 }
 
 void fs_watch_join(void)
@@ -408,7 +416,7 @@ void fs_watch_join(void)
 	if (started)
 		pthread_join(thread, NULL);
 	started = false;
-	store_notify_close(fs.data_dir, notify_fd);
+	store_notify_close(fs.data_dir, STORE_NOTIFY_MOUNT, notify_fd);
 	notify_fd = -1;
 	if (kick_fd >= 0)
 		close(kick_fd);

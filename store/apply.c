@@ -304,9 +304,10 @@ int store_log_since(struct store *s, int64_t after_revision, int64_t upto_revisi
 		    int64_t *count)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE revision > ?1 "
-		      "AND (?2 < 0 OR revision <= ?2) AND (?3 IS NULL OR origin = ?3) "
-		      "ORDER BY revision LIMIT ?4", &st, NULL);
+	/* Cached: the sidecar runs it after every local commit. */
+	int rc = store_db_stmt_sql(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE revision > ?1 "
+				   "AND (?2 < 0 OR revision <= ?2) AND (?3 IS NULL OR origin = ?3) "
+				   "ORDER BY revision LIMIT ?4", &st, NULL);
 
 	*count = 0;
 	if (rc < 0)
@@ -317,7 +318,7 @@ int store_log_since(struct store *s, int64_t after_revision, int64_t upto_revisi
 		sqlite3_bind_text(st, 3, origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, limit > 0 ? limit : -1);
 	rc = walk_rlog(s, st, cb, arg, count, NULL);
-	sqlite3_finalize(st);
+	store_db_release_sql(s, st);
 	return rc;
 }
 
@@ -331,25 +332,25 @@ int store_log_origin(struct store *s, const char *origin, int64_t after_seq,
 	if (!origin || after_seq < 0)
 		return -EINVAL;
 	/* One read transaction, so the high-water mark and the rows agree. */
-	rc = store_db_exec(s, "SAVEPOINT log_origin", NULL);
+	rc = store_db_exec_literal(s, "SAVEPOINT log_origin", NULL);
 	if (rc < 0)
 		return rc;
 	rc = store_origin_seq(s, origin, &high);
 	if (rc == 0)
-		rc = prep(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE origin = ?1 "
-			  "AND origin_seq > ?2 ORDER BY origin_seq LIMIT ?3", &st, NULL);
+		rc = store_db_stmt_sql(s, "SELECT " RLOG_COLUMNS " FROM changes WHERE origin = ?1 "
+				       "AND origin_seq > ?2 ORDER BY origin_seq LIMIT ?3", &st, NULL);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, after_seq);
 		sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 		rc = walk_rlog(s, st, cb, arg, &count, &first);
-		sqlite3_finalize(st);
+		store_db_release_sql(s, st);
 		/* We hold later changes of that origin but not the next one:
 		 * compacted away (or taken over by a state transfer). */
 		if (rc == 0 && after_seq < high && (count == 0 || first != after_seq + 1))
 			rc = -ESTALE;
 	}
-	store_db_exec(s, "RELEASE log_origin", NULL);
+	store_db_exec_literal(s, "RELEASE log_origin", NULL);
 	return rc;
 }
 

@@ -41,7 +41,7 @@ enum store_stmt {
 	STMT_COUNT
 };
 
-#define STORE_SQL_CACHE 16
+#define STORE_SQL_CACHE 32
 
 /* One SQLite connection; not thread-safe (see store.h). */
 struct store {

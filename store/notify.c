@@ -1,6 +1,6 @@
-/* notify.c - the mount's wake-up socket DATA/notify.sock: the listening
- * side for swarmfs and the one-datagram poke for other writers (see
- * notify.h).  Nothing here touches the database. */
+/* notify.c - the wake-up sockets in the data dir: the listening side and
+ * the one-datagram poke (see notify.h).  Nothing here touches the
+ * database. */
 #include "notify.h"
 
 #include <errno.h>
@@ -14,36 +14,36 @@
 
 /*
  * The socket's address.  A data dir whose path does not fit in sun_path
- * (108 bytes) is reached through /proc/self/fd/N/notify.sock with N an
+ * (108 bytes) is reached through /proc/self/fd/N/FILE with N an
  * O_PATH descriptor of the dir, which the caller closes (*dirfd, -1 when
  * unused) once the address has served.
  */
-static int notify_addr(const char *data_dir, struct sockaddr_un *addr, int *dirfd)
+static int notify_addr(const char *data_dir, const char *file, struct sockaddr_un *addr,
+		       int *dirfd)
 {
 	int n;
 
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
 	*dirfd = -1;
-	n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s", data_dir,
-		     STORE_NOTIFY_FILE);
+	n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s", data_dir, file);
 	if (n >= 0 && (size_t)n < sizeof(addr->sun_path))
 		return 0;
 	*dirfd = open(data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*dirfd < 0)
 		return -errno;
 	snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s", *dirfd,
-		 STORE_NOTIFY_FILE);
+		 file);
 	return 0;
 }
 
-int store_notify_changed(const char *data_dir)
+int store_notify_poke(const char *data_dir, const char *file)
 {
 	struct sockaddr_un addr;
 	int fd, dirfd, rc;
 	char one = 1;
 
-	rc = notify_addr(data_dir, &addr, &dirfd);
+	rc = notify_addr(data_dir, file, &addr, &dirfd);
 	if (rc < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -60,14 +60,14 @@ int store_notify_changed(const char *data_dir)
 	return rc;
 }
 
-int store_notify_listen(const char *data_dir, int *fd_out)
+int store_notify_listen(const char *data_dir, const char *file, int *fd_out)
 {
 	char path[PATH_MAX];
 	struct sockaddr_un addr;
 	int fd, dirfd, rc;
 
-	snprintf(path, sizeof(path), "%s/%s", data_dir, STORE_NOTIFY_FILE);
-	rc = notify_addr(data_dir, &addr, &dirfd);
+	snprintf(path, sizeof(path), "%s/%s", data_dir, file);
+	rc = notify_addr(data_dir, file, &addr, &dirfd);
 	if (rc < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -75,8 +75,8 @@ int store_notify_listen(const char *data_dir, int *fd_out)
 		rc = -errno;
 		goto out;
 	}
-	/* A socket file left by a mount that was killed: nobody else binds
-	 * it while we hold the data dir's lock. */
+	/* A socket file left by a listener that was killed: nobody else
+	 * binds it while we hold the lock that guards it. */
 	if (unlink(path) < 0 && errno != ENOENT) {
 		rc = -errno;
 		close(fd);
@@ -104,13 +104,13 @@ int store_notify_drain(int fd)
 	return n;
 }
 
-void store_notify_close(const char *data_dir, int fd)
+void store_notify_close(const char *data_dir, const char *file, int fd)
 {
 	char path[PATH_MAX];
 
 	if (fd < 0)
 		return;
 	close(fd);
-	snprintf(path, sizeof(path), "%s/%s", data_dir, STORE_NOTIFY_FILE);
+	snprintf(path, sizeof(path), "%s/%s", data_dir, file);
 	unlink(path);
 }

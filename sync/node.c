@@ -35,7 +35,8 @@
 
 #define RECV_MAX (32 * 1024 * 1024) /* a fetch reply: several 1 MiB bodies */
 #define SLOW_LOCK_MS 1000           /* a batch waiting or holding this long is logged */
-#define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency */
+#define POLL_MS 5                   /* SUB wait per turn: bounds local publish latency
+					 when nothing pokes DATA/sync.sock */
 #define REQ_TIMEOUT_MS 2000
 #define LISTENERS_MAX 2
 #define FETCH_ROUNDS 64             /* per origin per turn, so SUB is not starved */
@@ -177,6 +178,7 @@ struct node {
 	uint64_t nonce;
 	nng_socket pub, sub, rep;
 	int sub_fd, rep_fd;        /* readable while SUB or REP holds a message */
+	int poke_fd;               /* DATA/sync.sock: the mount committed; or -1 */
 	nng_listener listeners[LISTENERS_MAX]; /* PUB's and REP's, for their statistics */
 	int n_listeners;
 	nng_tls_config *tls_server, *tls_client;
@@ -1395,10 +1397,20 @@ static void receive(struct node *n)
 		int rc;
 
 		if (k == 0) {
-			struct pollfd pfd = { .fd = n->sub_fd, .events = POLLIN };
+			struct pollfd pfd[2] = {
+				{ .fd = n->sub_fd, .events = POLLIN },
+				{ .fd = n->poke_fd, .events = POLLIN },
+			};
 
-			if (poll(&pfd, 1, POLL_MS) <= 0)
+			if (poll(pfd, n->poke_fd >= 0 ? 2 : 1, POLL_MS) <= 0)
 				break;
+			/* A local commit: end the turn, so publish_local
+			 * sends it now, not after the wait. */
+			if (n->poke_fd >= 0 && (pfd[1].revents & POLLIN)) {
+				store_notify_drain(n->poke_fd);
+				if (!(pfd[0].revents & POLLIN))
+					break;
+			}
 		}
 		rc = recv_frame(n->sub, NNG_FLAG_NONBLOCK, &buf, &len);
 
@@ -2041,6 +2053,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	int rc;
 
 	memset(&n, 0, sizeof(n));
+	n.poke_fd = -1;
 	pthread_mutex_init(&n.digest_lock, NULL);
 	atomic_store(&n.digest_dirty, true);
 	n.cfg = cfg;
@@ -2079,6 +2092,14 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 			return rc;
 		}
 	}
+	/* Without it local commits are still published, at the poll's pace.
+	 * Our lock guards it: one sidecar per data dir. */
+	rc = store_notify_listen(cfg->data_dir, STORE_NOTIFY_SYNC, &n.poke_fd);
+	if (rc < 0) {
+		n.poke_fd = -1;
+		log_msg(LOG_WARNING, "cannot listen on '%s/%s': %s; looking for local commits every %d ms",
+			cfg->data_dir, STORE_NOTIFY_SYNC, strerror(-rc), POLL_MS);
+	}
 	rc = open_sockets(&n);
 	if (rc == 0 && atomic_load(&n.unconfirmed))
 		rc = confirm_alone(&n);
@@ -2090,6 +2111,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	}
 	if (rc < 0) {
 		close_sockets(&n);
+		store_notify_close(cfg->data_dir, STORE_NOTIFY_SYNC, n.poke_fd);
 		store_close(n.serve_s);
 		return rc;
 	}
@@ -2107,7 +2129,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 		/* Once per turn, not per change: the mount reads the log itself. */
 		if (n.changed) {
 			n.changed = false;
-			store_notify_changed(cfg->data_dir);
+			store_notify_poke(cfg->data_dir, STORE_NOTIFY_MOUNT);
 		}
 	}
 	/* A final status: the file says how things stood when we stopped. */
@@ -2117,6 +2139,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	sync_stop = 1;
 	pthread_join(n.server, NULL);
 	close_sockets(&n);
+	store_notify_close(cfg->data_dir, STORE_NOTIFY_SYNC, n.poke_fd);
 	store_close(n.serve_s);
 	return atomic_load(&n.fatal);
 }

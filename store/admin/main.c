@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "log.h"
+#include "notify.h"
 #include "recovery.h"
 
 #define PROG "swarmfs-admin"
@@ -1258,18 +1259,19 @@ static int cmd_prune(struct admin *a, int argc, char **argv)
 static const struct {
 	const char *name;
 	int (*run)(struct admin *a, int argc, char **argv);
+	bool changes_state; /* on success, wake the mount and the sidecar */
 } commands[] = {
-	{ "status", cmd_status },
-	{ "check", cmd_check },
-	{ "export", cmd_export },
-	{ "import", cmd_import },
-	{ "log", cmd_log },
-	{ "compact", cmd_compact },
-	{ "snapshot", cmd_snapshot },
-	{ "snapshots", cmd_snapshots },
-	{ "snapshot-rm", cmd_snapshot_rm },
-	{ "restore", cmd_restore },
-	{ "prune", cmd_prune },
+	{ "status", cmd_status, false },
+	{ "check", cmd_check, false },
+	{ "export", cmd_export, false },
+	{ "import", cmd_import, true },
+	{ "log", cmd_log, false },
+	{ "compact", cmd_compact, false },
+	{ "snapshot", cmd_snapshot, false },
+	{ "snapshots", cmd_snapshots, false },
+	{ "snapshot-rm", cmd_snapshot_rm, false },
+	{ "restore", cmd_restore, true },
+	{ "prune", cmd_prune, false },
 };
 
 int main(int argc, char **argv)
@@ -1306,8 +1308,17 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
 		}
-	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
-			return commands[c].run(&a, argc - i - 1, argv + i + 1);
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		rc = commands[c].run(&a, argc - i - 1, argv + i + 1);
+		/* So the mount shows it and the sidecar publishes it now, not at
+		 * their next poll; nobody listening is fine. */
+		if (rc == EXIT_SUCCESS && commands[c].changes_state && a.dir[0]) {
+			store_notify_poke(a.dir, STORE_NOTIFY_MOUNT);
+			store_notify_poke(a.dir, STORE_NOTIFY_SYNC);
+		}
+		return rc;
+	}
 	return usage_error("unknown command '%s'", argv[i]);
 }

@@ -62,15 +62,23 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"x", sys.argv[1])' "$1"
 }
 ok "a datagram to notify.sock is accepted" poke "$d/notify.sock"
-# Another writer of the same store (swarmfs-admin import) that does not
-# poke: the 200 ms poll still invalidates the cached negative entry.
+# Another writer of the same store that does not poke: swarmfs-admin
+# import does, so its socket is moved aside meanwhile (the mount's binding
+# follows the file); the 200 ms poll still invalidates the cached negative
+# entry.
 "$SWARMFS_ADMIN" --data-dir "$d" export >"$TMP/export.json"
 jq '.resources |= map(select(.metadata.name == "web") | .metadata.name = "ext" | .spec.image = "ext"
     | del(.metadata.version))' "$TMP/export.json" >"$TMP/ext.json"
 [ -e "$ns/ext.json" ] && fail "ext.json does not exist yet" || pass "ext.json does not exist yet"
+mv "$d/notify.sock" "$d/notify.sock.aside"
 ok "swarmfs-admin import under the mount succeeds" "$SWARMFS_ADMIN" --data-dir "$d" import "$TMP/ext.json" >/dev/null
 ext_visible() { [ "$(jq -r .spec.image "$ns/ext.json" 2>/dev/null)" = ext ]; }
 ok "a change by another writer shows without a poke (poll)" wait_for 2 ext_visible
+mv "$d/notify.sock.aside" "$d/notify.sock"
+jq '.resources[0].metadata.name = "ext2"' "$TMP/ext.json" >"$TMP/ext2.json"
+ok "an import with the socket in place succeeds too" "$SWARMFS_ADMIN" --data-dir "$d" import "$TMP/ext2.json" >/dev/null
+ext2_visible() { [ "$(jq -r .spec.image "$ns/ext2.json" 2>/dev/null)" = ext ]; }
+ok "and shows (swarmfs-admin pokes the mount)" wait_for 2 ext2_visible
 ok "events: the mount still answers after pokes" ls "$ns" >/dev/null
 
 # ---- status.json without a sidecar ----------------------------------------------------

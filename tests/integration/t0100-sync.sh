@@ -49,6 +49,8 @@ connected() {
 	done
 }
 ok "the three sidecars see each other" wait_for 10 connected
+ok "each sidecar listens for the mount's wake-ups on DATA/sync.sock" \
+	test -S "$TMP/d1/sync.sock" -a -S "$TMP/d2/sync.sock" -a -S "$TMP/d3/sync.sock"
 
 image_on() { # image_on I KIND/NS/NAME
 	jq -r .spec.image "$TMP/m$1/$2.json" 2>/dev/null
@@ -158,6 +160,11 @@ rm "$TMP/m1/deployments/default/moved.json"
 sleep 0.3
 ok "node 3 misses the writes while its sidecar is down" \
 	test ! -e "$TMP/m3/deployments/default/burst-1.json"
+# kill -9 leaves the socket file; the restarted sidecar binds it anew.
+ok "a killed sidecar leaves DATA/sync.sock behind" test -S "$TMP/d3/sync.sock"
+ok "a write on node 3 succeeds while its sidecar is dead (its wake-up goes nowhere)" \
+	sh -c "printf '%s\n' '{\"spec\":{\"image\":\"offline\",\"replicas\":1}}' \
+		>'$TMP/m3/deployments/default/offline.json'"
 # Restarted with a hostile peer publishing malformed frames as well.
 "$POKE" pub "$(url 4)" 3 >"$TMP/poke-pub.out" 2>&1 3>&- &
 poke_pid=$!
@@ -171,6 +178,8 @@ caught_up() {
 	[ ! -e "$TMP/m3/deployments/default/moved.json" ]
 }
 ok "a restarted sidecar catches up on everything it missed" wait_for 10 caught_up
+offline_on_1() { [ "$(image_on 1 deployments/default/offline)" = offline ]; }
+ok "and publishes the write made while it was dead" wait_for 10 offline_on_1
 ok "and the digests agree again" wait_for 10 digests_equal
 
 # ---- malformed frames -------------------------------------------------------------------------
