@@ -418,6 +418,8 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(db, sizeof(db), "%s/" STORE_DB_FILE, cfg.data_dir);
 	so.node = cfg.node;
+	/* Applied changes are durable at their origin: see sync_wal. */
+	so.sync = STORE_SYNC_NORMAL;
 	{
 		/* err.msg is the one line to print: the store's own log line
 		 * about the same failure would repeat it. */
