@@ -2,7 +2,9 @@
  * wraps the unix VFS, remembers every write not yet covered by an fsync and
  * drops those writes at a "crash"; every put acknowledged at
  * synchronous=FULL must survive, and two negative controls prove that the
- * harness can see a loss at all.
+ * harness can see a loss at all.  A last scenario applies a peer's changes
+ * the way swarmfs-sync does (NORMAL, WAL fsynced from outside now and
+ * then) and checks that a crash only ever takes a suffix, marks included.
  *
  * Model: per file (by path) the VFS keeps the durable image (the content as
  * of its last xSync) and the list of writes and truncations since.  xSync
@@ -279,6 +281,20 @@ static int c_sync(sqlite3_file *f, int flags)
 	if (!ignore_sync)
 		shadow_sync(cf->sh);
 	return SQLITE_OK;
+}
+
+/* An fdatasync of `path` from outside SQLite, as swarmfs-sync's sync_wal
+ * does to the WAL: everything written to it so far becomes durable.  Paths
+ * are compared as SQLite opened them. */
+static void outside_fsync(const char *path)
+{
+	for (struct shadow *sh = shadows; sh; sh = sh->next) {
+		if (strcmp(sh->path, path) != 0)
+			continue;
+		if (!tick())
+			shadow_sync(sh);
+		return;
+	}
 }
 
 static int c_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -720,6 +736,266 @@ static void scenario(struct run *r, enum store_sync_mode sync, int rounds,
 		diag("unable to remove '%s'", r->dir);
 }
 
+
+/* ---- the sidecar's applied changes at synchronous=NORMAL ------------------- */
+
+#define ORIGIN_CHANGES 480
+#define APPLY_BATCH 8        /* changes per transaction, as a sidecar's batch */
+
+/* The changes of a peer "node-2", in order, copied out of its store. */
+struct origin_log {
+	struct store_rchange r[ORIGIN_CHANGES];
+	char name[ORIGIN_CHANGES][32];
+	char *body[ORIGIN_CHANGES];
+	char *source[ORIGIN_CHANGES];
+	int n;
+};
+
+static int keep_change(const struct store_rchange *r, void *arg)
+{
+	struct origin_log *o = arg;
+	int i = o->n;
+
+	if (i >= ORIGIN_CHANGES)
+		return 1;
+	o->r[i] = *r;
+	snprintf(o->name[i], sizeof(o->name[i]), "%s", r->c.name);
+	o->body[i] = r->c.body ? strdup(r->c.body) : NULL;
+	o->source[i] = r->c.source ? strdup(r->c.source) : NULL;
+	o->r[i].c.ns = "default";
+	o->r[i].c.origin = "node-2";
+	o->r[i].c.name = o->name[i];
+	o->r[i].c.body = o->body[i];
+	o->r[i].c.source = o->source[i];
+	/* One origin: a parent is its own change or none. */
+	o->r[i].parent_node = r->parent_node && *r->parent_node ? "node-2" : "";
+	o->n++;
+	return 0;
+}
+
+/* Puts (and some deletes) on a FULL store of node-2 in dir, then its log. */
+static bool make_origin(const char *dir, struct origin_log *o)
+{
+	char db[300];
+	struct store_options so = { .node = "node-2", .create = true };
+	struct store_err err = {{0}};
+	struct store *s = NULL;
+	int64_t count = 0;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(db, sizeof(db), "%s/origin.db", dir);
+	if (store_open(db, &so, &s, &err) < 0) {
+		diag("origin store: %s", err.msg);
+		return false;
+	}
+	for (int i = 0; i < ORIGIN_CHANGES; i++) {
+		char name[32], doc[128];
+		struct store_result res;
+		int k = rand() % NAMES;
+		struct store_meta meta;
+		char *body = NULL;
+		bool exists;
+
+		name_of(k, name, sizeof(name));
+		exists = store_get(s, STORE_KIND_DEPLOYMENT, "default", name, &meta, &body) == 0;
+		free(body);
+		if (exists && rand() % 6 == 0) {
+			store_delete(s, STORE_KIND_DEPLOYMENT, "default", name, &res, &err);
+		} else {
+			snprintf(doc, sizeof(doc), "{\"spec\":{\"image\":\"o:%d\",\"replicas\":1}}", i);
+			store_put(s, STORE_KIND_DEPLOYMENT, "default", name, doc, strlen(doc), NULL,
+				  &res, &err);
+		}
+	}
+	store_log_since(s, 0, -1, NULL, 0, keep_change, o, &count);
+	store_close(s);
+	restore_all();
+	return o->n == ORIGIN_CHANGES;
+}
+
+/* The image node-2's change `upto` (1-based; 0: none) left on `name`, or -1
+ * when that change deleted it or none touched it. */
+static long image_after(const struct origin_log *o, int upto, const char *name)
+{
+	long img = -1;
+
+	for (int i = 0; i < upto; i++) {
+		const char *p;
+
+		if (strcmp(o->name[i], name) != 0)
+			continue;
+		p = o->r[i].c.op == STORE_OP_PUT && o->body[i] ? strstr(o->body[i], "o:") : NULL;
+		img = p ? strtol(p + 2, NULL, 10) : -1;
+	}
+	return img;
+}
+
+/* The store holds exactly node-2's first `mark` changes: name by name. */
+static bool holds_prefix(struct store *s, const struct origin_log *o, int mark)
+{
+	for (int k = 0; k < NAMES; k++) {
+		char name[32];
+		struct store_meta meta;
+		char *body = NULL;
+		long want, got = -1;
+		int rc;
+
+		name_of(k, name, sizeof(name));
+		want = image_after(o, mark, name);
+		rc = store_get(s, STORE_KIND_DEPLOYMENT, "default", name, &meta, &body);
+		if (rc == 0 && body && strstr(body, "o:"))
+			got = strtol(strstr(body, "o:") + 2, NULL, 10);
+		free(body);
+		if (got != want) {
+			diag("%s: store has o:%ld, change %d of node-2 left o:%ld", name, got, mark, want);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Applies node-2's changes [from, to) (0-based) in whole-transaction
+ * batches, as swarmfs-sync does, until the crash or the end, with the WAL
+ * fsynced from outside after every third batch as sync_wal does once a
+ * second; returns the index after the last change of the last committed
+ * batch. */
+static int apply_batches(struct store *s, const char *wal, const struct origin_log *o, int from,
+			 int to)
+{
+	int i = from, batches = 0;
+
+	while (i < to) {
+		int end = i + APPLY_BATCH < to ? i + APPLY_BATCH : to;
+		struct store_err err = {{0}};
+		enum store_apply_outcome out;
+
+		if (store_txn_begin_whole(s) < 0)
+			return i;
+		for (int j = i; j < end; j++) {
+			if (store_apply(s, &o->r[j], -1, &out, &err) < 0) {
+				if (!crashed)
+					diag("applying change %d of node-2: %s", j + 1, err.msg);
+				if (store_txn_open(s))
+					store_txn_rollback(s);
+				return i;
+			}
+		}
+		if (store_txn_commit(s) < 0)
+			return i;
+		i = end;
+		if (++batches % 3 == 0)
+			outside_fsync(wal);
+	}
+	return i;
+}
+
+struct applied_run {
+	long rounds, dropped, reached, refetched, bad_mark, bad_state, local_acked, local_lost;
+	long integrity_bad;
+};
+
+/*
+ * A store opened as the sidecar opens it (NORMAL) applies node-2's changes
+ * in batches and loses power at a random I/O call.  After each reboot the
+ * origin's mark must name exactly the prefix of node-2's changes the store
+ * holds (so a fetch from the mark restores the rest), and when a local put
+ * at FULL was acknowledged after some batches, those batches survive too.
+ */
+static void applied_scenario(struct applied_run *a, const struct origin_log *o, long per_put)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], db[300], wal[310];
+	int applied = 0; /* what the rebooted store holds: the next to fetch */
+
+	memset(a, 0, sizeof(*a));
+	snprintf(dir, sizeof(dir), "%s/swarmfs-powerloss-applied.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(db, sizeof(db), "%s/%s", dir, STORE_DB_FILE);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	for (int round = 0; round < 400 && applied < o->n; round++) {
+		struct store_options so = { .node = "node-1", .sync = STORE_SYNC_NORMAL,
+					    .create = true };
+		struct store_err err = {{0}};
+		struct store *s = NULL;
+		int before_local = -1, committed = applied;
+		int64_t mark = -1;
+		bool local = round % 3 == 2;
+
+		crashed = false;
+		countdown = 1 + rand() % (APPLY_BATCH * 2 * per_put);
+		if (store_open(db, &so, &s, &err) == 0) {
+			/* Every third round: two batches, a local durable
+			 * write (acknowledged only if it committed), the rest. */
+			int two = applied + 2 * APPLY_BATCH < o->n ? applied + 2 * APPLY_BATCH : o->n;
+			int reached = apply_batches(s, wal, o, applied, local ? two : o->n);
+
+			if (local && !crashed) {
+				struct store_result res;
+				char doc[96];
+
+				/* New content each time: an unchanged put commits nothing. */
+				snprintf(doc, sizeof(doc),
+					 "{\"spec\":{\"image\":\"local:%d\",\"replicas\":1}}", round);
+				/* The mount's own connection, at FULL. */
+				struct store_options mo = { .node = "node-1" };
+				struct store *m = NULL;
+
+				if (store_open(db, &mo, &m, &err) == 0 &&
+				    store_put(m, STORE_KIND_DEPLOYMENT, "default", "local", doc,
+					      strlen(doc), NULL, &res, &err) == 0)
+					before_local = reached, a->local_acked++;
+				store_close(m);
+				if (!crashed)
+					reached = apply_batches(s, wal, o, reached, o->n);
+			}
+			committed = reached;
+		}
+		crashed = true;
+		store_close(s);
+		a->dropped += restore_all();
+		crashed = false;
+		countdown = -1;
+		a->rounds++;
+		if (!integrity_ok(db))
+			a->integrity_bad++;
+		so.sync = STORE_SYNC_FULL;
+		s = NULL;
+		if (store_open(db, &so, &s, &err) < 0) {
+			diag("round %d: reopen failed: %s", round, err.msg);
+			a->bad_state++;
+			break;
+		}
+		store_origin_seq(s, "node-2", &mark);
+		if (mark < applied || mark > o->n) {
+			diag("round %d: node-2's mark went from %d to %lld", round, applied,
+			     (long long)mark);
+			a->bad_mark++;
+		} else if (!holds_prefix(s, o, (int)mark)) {
+			a->bad_state++;
+		}
+		if (mark >= 0 && mark < committed)
+			a->refetched += committed - mark;
+		if (before_local >= 0 && mark < before_local) {
+			diag("round %d: a local put was acknowledged after change %d, but only %lld "
+			     "survived", round, before_local, (long long)mark);
+			a->local_lost++;
+		}
+		store_close(s);
+		restore_all();
+		applied = mark >= applied ? (int)mark : applied;
+	}
+	{
+		char cmd[400];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			diag("unable to remove '%s'", dir);
+	}
+	a->reached = applied;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r;
@@ -769,6 +1045,43 @@ int main(int argc, char **argv)
 	diag("FULL on a disk that ignores fsync: %ld acknowledged, %ld lost", r.acked_total, r.lost);
 	ok(r.lost > 0, "negative control: a disk ignoring fsync loses puts and the harness sees it (%ld)",
 	   r.lost);
+
+	/* The sidecar's mode: applied changes at NORMAL, marks in the same rows. */
+	{
+		static struct origin_log o;
+		struct applied_run a;
+		const char *tmp = getenv("TMPDIR");
+		char dir[256];
+
+		snprintf(dir, sizeof(dir), "%s/swarmfs-powerloss-origin.XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(dir))
+			die("mkdtemp");
+		ok(make_origin(dir, &o), "a peer's store made %d changes to apply", o.n);
+		applied_scenario(&a, &o, per_put);
+		diag("applied at NORMAL: %ld crashes, reached change %ld of %d, %ld unsynced "
+		     "writes dropped", a.rounds, a.reached, o.n, a.dropped);
+		ok(a.reached == o.n, "every change was applied in the end, fetched again where a "
+		   "crash took it (%ld of %d)", a.reached, o.n);
+		ok(a.dropped > 0 && a.refetched > 0, "crashes did drop committed but unsynced "
+		   "batches (%ld changes, %ld writes), to be fetched again", a.refetched, a.dropped);
+		ok(a.bad_mark == 0, "the origin's mark never moved back or past what was sent (%ld)",
+		   a.bad_mark);
+		ok(a.bad_state == 0, "after every crash the store holds exactly the changes up to "
+		   "the origin's mark (%ld bad)", a.bad_state);
+		ok(a.local_acked > 0 && a.local_lost == 0, "a local put acknowledged at FULL kept "
+		   "the batches before it (%ld puts, %ld lost)", a.local_acked, a.local_lost);
+		ok(a.integrity_bad == 0, "PRAGMA integrity_check ok after every crash (%ld bad)",
+		   a.integrity_bad);
+		for (int i = 0; i < o.n; i++) {
+			free(o.body[i]);
+			free(o.source[i]);
+		}
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			diag("unable to remove '%s'", dir);
+	}
 
 	return done_testing();
 }
