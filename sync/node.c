@@ -471,6 +471,15 @@ static void sync_wal(struct node *n, bool now)
 	close(fd);
 }
 
+/* For our own decisions rather than applied changes (a confirmed
+ * numbering, a merged state): on disk before anything acts on them. */
+static void sync_wal_now(struct node *n)
+{
+	if (n->unsynced_since_ms == 0)
+		n->unsynced_since_ms = now_ms();
+	sync_wal(n, true);
+}
+
 /* Applies one change; -EAGAIN for a gap, other errors are counted here. */
 static int apply_one(struct node *n, const struct store_rchange *r)
 {
@@ -867,6 +876,7 @@ static int state_transfer(struct node *n, struct peer *p)
 			    strerror(-rc));
 		return rc;
 	}
+	sync_wal_now(n);
 	n->transfers++;
 	n->transfer_bytes += (int64_t)total;
 	/* The merge wrote rows but no change-log entries: the revision did
@@ -1290,6 +1300,8 @@ static void confirm_origin(struct node *n, struct peer *p)
 			    err.msg[0] ? err.msg : strerror(-rc));
 		return;
 	}
+	/* The renumbered changes go out next: a power loss must not undo it. */
+	sync_wal_now(n);
 	atomic_store(&n->unconfirmed, false);
 	/* Peers fetch what we hold by our marks: nothing is re-published. */
 	store_revision(n->s, &n->published_rev);
@@ -1322,6 +1334,7 @@ static int confirm_alone(struct node *n)
 		log_msg(LOG_ERR, "cannot confirm the sequence of '%s': %s", n->self, err.msg);
 		return rc;
 	}
+	sync_wal_now(n);
 	atomic_store(&n->unconfirmed, false);
 	log_msg(LOG_INFO, "no peers to compare with: the numbering of '%s' is taken as new",
 		n->self);

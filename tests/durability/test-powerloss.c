@@ -599,15 +599,18 @@ static bool integrity_ok(const char *db)
 	sqlite3_stmt *st = NULL;
 	bool good = false;
 
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+		diag("integrity_check of '%s' cannot run: %s", db, h ? sqlite3_errmsg(h) : "no memory");
 		goto out;
-	if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
-		goto out;
+	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 		good = t && strcmp(t, "ok") == 0;
 		if (!good)
 			diag("integrity_check: %s", t ? t : "(null)");
+	} else {
+		diag("integrity_check of '%s' failed: %s", db, sqlite3_errmsg(h));
 	}
 out:
 	sqlite3_finalize(st);
@@ -914,6 +917,19 @@ static void applied_scenario(struct applied_run *a, const struct origin_log *o, 
 		die("mkdtemp");
 	snprintf(db, sizeof(db), "%s/%s", dir, STORE_DB_FILE);
 	snprintf(wal, sizeof(wal), "%s-wal", db);
+	/* The store exists, durably, before the sidecar applies anything (the
+	 * mount made it): a crash before it existed would leave nothing to
+	 * check. */
+	{
+		struct store_options co = { .node = "node-1", .create = true };
+		struct store_err err = {{0}};
+		struct store *c = NULL;
+
+		if (store_open(db, &co, &c, &err) < 0)
+			die("create the applying store");
+		store_close(c);
+		restore_all();
+	}
 	for (int round = 0; round < 400 && applied < o->n; round++) {
 		struct store_options so = { .node = "node-1", .sync = STORE_SYNC_NORMAL,
 					    .create = true };
