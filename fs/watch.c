@@ -168,7 +168,7 @@ static fuse_ino_t child_ino(fuse_ino_t parent, const char *name)
 /* Invalidates what the kernel may cache about one change below the kind
  * directory `kino`: the live tree's or that of the live `.content` view,
  * which shows the same resources and is cached just as long. */
-static void invalidate_below(fuse_ino_t kino, const struct change *c)
+static void invalidate_below(fuse_ino_t kino, const struct change *c, bool recreated)
 {
 	fuse_ino_t nsino, fino;
 	char fname[STORE_NAME_MAX + 6];
@@ -193,24 +193,37 @@ static void invalidate_below(fuse_ino_t kino, const struct change *c)
 	 * the kernel forget the inode and the next lookup number it anew.
 	 * `cp` stats, opens and fstats its source, and refuses a file whose
 	 * st_ino changed in between ("replaced while being copied").
-	 * Creates may replace a negative dentry, deletes a positive one.
+	 * Creates may replace a negative dentry, deletes a positive one;
+	 * but not a delete whose name lives again by now: the dentry may be
+	 * the new file's (`rm x; echo > x` ran before we got here), and the
+	 * create's own change keeps it right.
 	 */
-	if (c->op != STORE_OP_PUT || fino == 0)
+	if ((c->op != STORE_OP_PUT && !recreated) || fino == 0)
 		inval_entry(nsino, fname);
 	if (fino)
 		inval_inode(fino);
 	inval_inode(nsino);
 }
 
-static void invalidate(const struct change *c)
+/* Whether c, a delete, was undone by a create since: the resource is
+ * live in the store now.  A later delete has a change of its own. */
+static bool recreated_since(struct store *s, const struct change *c)
 {
+	struct store_meta meta;
+
+	return c->op == STORE_OP_DELETE && store_stat(s, c->kind, c->ns, c->name, &meta) == 0;
+}
+
+static void invalidate(struct store *s, const struct change *c)
+{
+	bool recreated = recreated_since(s, c);
 	fuse_ino_t vkino;
 
-	invalidate_below(FS_INO_KIND(c->kind), c);
+	invalidate_below(FS_INO_KIND(c->kind), c, recreated);
 	fs_inode_lock();
 	vkino = child_ino(child_ino(FS_INO_ROOT, ".content"), store_kind_dir(c->kind));
 	fs_inode_unlock();
-	invalidate_below(vkino, c);
+	invalidate_below(vkino, c, recreated);
 }
 
 /*
@@ -335,7 +348,7 @@ static void *watch_main(void *arg)
 			}
 			for (int i = 0; i < b->n; i++) {
 				feed_event(&b->c[i]);
-				invalidate(&b->c[i]);
+				invalidate(s, &b->c[i]);
 				last = b->c[i].revision;
 			}
 			if (b->n < BATCH)
