@@ -445,15 +445,13 @@ static void batch_end(struct node *n)
  * do not have to coincide for long.  The fsync of a read-only descriptor
  * of the WAL flushes everything written to it.  A per-batch fsync was a
  * fifth of a busy sidecar's CPU once the mount's pokes made batches of
- * one change.
+ * one change.  This syncs now; sync_wal_due is the once-a-second call.
  */
-static void sync_wal(struct node *n, bool now)
+static void sync_wal(struct node *n)
 {
 	char path[4200];
 	int fd;
 
-	if (n->unsynced_since_ms == 0 || (!now && now_ms() - n->unsynced_since_ms < WAL_SYNC_MS))
-		return;
 	n->unsynced_since_ms = 0;
 	snprintf(path, sizeof(path), "%s/" STORE_DB_FILE "-wal", n->cfg->data_dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -471,13 +469,11 @@ static void sync_wal(struct node *n, bool now)
 	close(fd);
 }
 
-/* For our own decisions rather than applied changes (a confirmed
- * numbering, a merged state): on disk before anything acts on them. */
-static void sync_wal_now(struct node *n)
+/* Applied batches: on disk within WAL_SYNC_MS. */
+static void sync_wal_due(struct node *n)
 {
-	if (n->unsynced_since_ms == 0)
-		n->unsynced_since_ms = now_ms();
-	sync_wal(n, true);
+	if (n->unsynced_since_ms != 0 && now_ms() - n->unsynced_since_ms >= WAL_SYNC_MS)
+		sync_wal(n);
 }
 
 /* Applies one change; -EAGAIN for a gap, other errors are counted here. */
@@ -876,7 +872,8 @@ static int state_transfer(struct node *n, struct peer *p)
 			    strerror(-rc));
 		return rc;
 	}
-	sync_wal_now(n);
+	/* Our decision, not changes durable elsewhere: on disk at once. */
+	sync_wal(n);
 	n->transfers++;
 	n->transfer_bytes += (int64_t)total;
 	/* The merge wrote rows but no change-log entries: the revision did
@@ -1301,7 +1298,7 @@ static void confirm_origin(struct node *n, struct peer *p)
 		return;
 	}
 	/* The renumbered changes go out next: a power loss must not undo it. */
-	sync_wal_now(n);
+	sync_wal(n);
 	atomic_store(&n->unconfirmed, false);
 	/* Peers fetch what we hold by our marks: nothing is re-published. */
 	store_revision(n->s, &n->published_rev);
@@ -1334,7 +1331,7 @@ static int confirm_alone(struct node *n)
 		log_msg(LOG_ERR, "cannot confirm the sequence of '%s': %s", n->self, err.msg);
 		return rc;
 	}
-	sync_wal_now(n);
+	sync_wal(n);
 	atomic_store(&n->unconfirmed, false);
 	log_msg(LOG_INFO, "no peers to compare with: the numbering of '%s' is taken as new",
 		n->self);
@@ -2182,7 +2179,7 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 		heartbeat(&n);
 		redial_silent(&n);
 		purge(&n);
-		sync_wal(&n, false);
+		sync_wal_due(&n);
 		/* Once per turn, not per change: the mount reads the log itself. */
 		if (n.changed) {
 			n.changed = false;
@@ -2193,7 +2190,8 @@ int sync_run(const struct sync_config *cfg, struct store *s)
 	n.next_heartbeat_ms = 0;
 	if (!atomic_load(&n.fatal))
 		heartbeat(&n);
-	sync_wal(&n, true);
+	if (n.unsynced_since_ms != 0)
+		sync_wal(&n);
 	sync_stop = 1;
 	pthread_join(n.server, NULL);
 	close_sockets(&n);
